@@ -1,0 +1,35 @@
+"""Write one benchmark's section of docs/BENCHMARKS.md, leaving the other sections alone."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
+HEADER = "# ganlab benchmarks\n\nEvery number here is written by the script named in its section; rerun it to reproduce.\n"
+
+
+def machine_line() -> str:
+    """One line naming the machine, torch version and thread count, for every timing table."""
+    return (f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+            f"torch threads {torch.get_num_threads()}, Python {platform.python_version()}.")
+
+
+def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
+    """Replace (or append) the block between `<!-- BEGIN name -->` and `<!-- END name -->`."""
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    text = path.read_text() if path.exists() else HEADER
+    block = f"{begin}\n{markdown.rstrip()}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

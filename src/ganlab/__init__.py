@@ -1,0 +1,3 @@
+"""ganlab: train, diagnose and evaluate likelihood-free generative models (GANs)."""
+
+__version__ = "0.1.0"

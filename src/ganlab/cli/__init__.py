@@ -1,0 +1,52 @@
+"""`ganlab <command> ...`: the one place where strings become functions.
+
+Each command lives in its own module under `ganlab.cli` and exposes
+`add_arguments(parser)` and `run(args) -> int`. Errors a user can fix
+(bad values, missing files) are printed as one line and exit with status 2;
+they never end in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS: dict[str, str] = {
+    "train": "train a GAN (default: WGAN-GP on the 8-mode ring)",
+    "sample": "draw samples from a trained run",
+    "eval": "evaluate a run or compare two sources (FID, IS, KID, precision/recall)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ganlab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"ganlab.cli.{name}_cmd")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "_accepts_overrides", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args._extra = extra
+    try:
+        return int(args._run(args) or 0)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"ganlab {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ganlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
