@@ -122,11 +122,20 @@ def _log1mexp(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x > -LOG2, torch.log(-torch.expm1(x)), torch.log1p(-torch.exp(x)))
 
 
+def _softplus(x: torch.Tensor) -> torch.Tensor:
+    """``softplus(x) = log(1 + e^x)``, exact for every x.
+
+    Note: ``F.softplus`` returns ``x`` itself above its threshold 20 and so drops up to 2e-9;
+    ``-logsigmoid(-x)`` keeps the ``log1p(e^{-x})`` tail.
+    """
+    return -F.logsigmoid(-x)
+
+
 def _log_softplus(x: torch.Tensor) -> torch.Tensor:
     """``log(softplus(x)) = log(log1p(e^x))``; for ``x < -30``, ``x - e^x / 2`` (softplus underflows)."""
     far = x < -30.0
     x_near = torch.where(far, torch.zeros_like(x), x)
-    return torch.where(far, x - 0.5 * torch.exp(x), torch.log(F.softplus(x_near)))
+    return torch.where(far, x - 0.5 * torch.exp(x), torch.log(_softplus(x_near)))
 
 
 def _on_domain(t: torch.Tensor, inside: torch.Tensor, formula: TensorFn, safe: float) -> torch.Tensor:
@@ -385,7 +394,7 @@ def _js() -> FDivergence:
         conjugate=lambda t: _on_domain(t, t < 0.5 * LOG2, lambda s: -0.5 * (LOG2 + _log1mexp(2.0 * s - LOG2)), 0.0),
         conjugate_domain=(-_INF, 0.5 * LOG2),
         activation=lambda v: 0.5 * (LOG2 + F.logsigmoid(v)),
-        conjugate_activation=lambda v: 0.5 * (F.softplus(v) - LOG2),
+        conjugate_activation=lambda v: 0.5 * (_softplus(v) - LOG2),
         optimal_critic=lambda r: 0.5 * (LOG2 + F.logsigmoid(torch.log(r))),
         f_prime_1=0.0,
         reference=(
@@ -406,7 +415,7 @@ def _gan() -> FDivergence:
         conjugate=lambda t: _on_domain(t, t < 0, lambda s: -_log1mexp(s), -1.0),
         conjugate_domain=(-_INF, 0.0),
         activation=F.logsigmoid,
-        conjugate_activation=F.softplus,
+        conjugate_activation=_softplus,
         optimal_critic=lambda r: F.logsigmoid(torch.log(r)),
         f_prime_1=-LOG2,
         reference=(
@@ -474,7 +483,7 @@ def alpha_divergence(alpha: float) -> FDivergence:
             return _on_domain(t, t < hi, lambda s: torch.expm1(p * torch.log1p((a - 1.0) * s)) / a, 0.0)
 
         def activation(v: torch.Tensor) -> torch.Tensor:
-            return hi - F.softplus(-v)
+            return hi - _softplus(-v)
 
         def conjugate_activation(v: torch.Tensor) -> torch.Tensor:
             return torch.expm1(p * (math.log(1.0 - a) + _log_softplus(-v))) / a
