@@ -1,0 +1,119 @@
+"""The small domain classifier: the shipped digits weights (hash, accuracy on the held-out split), training, I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ganlab.metrics.classifier import (
+    ClassifierConfig,
+    SmallCNN,
+    TrainSettings,
+    accuracy,
+    digits_classifier_paths,
+    load_classifier,
+    load_digits_classifier,
+    save_classifier,
+    train_classifier,
+)
+
+
+def test_shipped_weights_hash_matches_json():
+    weights, record = digits_classifier_paths()
+    info = json.loads(record.read_text())
+    assert hashlib.sha256(weights.read_bytes()).hexdigest() == info["sha256"]
+    _, sha = load_digits_classifier()
+    assert sha == info["sha256"]
+    assert weights.stat().st_size < 200_000  # small enough to ship inside the package
+
+
+def test_shipped_classifier_accuracy_on_held_out_digits():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    model, _ = load_digits_classifier()
+    d = load_digits()
+    # the split stated in the JSON, re-derived here: stratified halves, random_state 0
+    _, x_test, _, y_test = train_test_split(d.images / 16.0, d.target, test_size=0.5, random_state=0,
+                                            stratify=d.target)
+    x = torch.as_tensor(x_test, dtype=torch.float32)[:, None]
+    with torch.no_grad():
+        pred = model(x).argmax(1).numpy()
+    acc = float(np.mean(pred == y_test))
+    info = json.loads(digits_classifier_paths()[1].read_text())
+    assert acc >= 0.95
+    assert acc == pytest.approx(info["test_accuracy"], abs=1e-12)
+    assert len(y_test) == info["n_test"] == 899
+
+
+def test_feature_scale_normalises_the_training_features():
+    from ganlab.data.images import load_digits_split
+
+    model, _ = load_digits_classifier()
+    x_train, _ = load_digits_split("train")
+    with torch.no_grad():
+        f = model.features(x_train)
+    assert float(f.pow(2).sum(1).mean() / f.shape[1]) == pytest.approx(1.0, abs=1e-5)
+
+
+def _bars(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """28x28 images of one horizontal (label 0) or vertical (label 1) bright bar over noise."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (n,), generator=g)
+    x = 0.2 * torch.rand(n, 1, 28, 28, generator=g)
+    pos = torch.randint(4, 24, (n,), generator=g)
+    for i in range(n):
+        if labels[i] == 0:
+            x[i, 0, pos[i] : pos[i] + 3, :] = 1.0
+        else:
+            x[i, 0, :, pos[i] : pos[i] + 3] = 1.0
+    return x, labels
+
+
+def test_training_28x28_is_seeded_and_learns(tmp_path):
+    x, y = _bars(120, seed=0)
+    idx = np.arange(120)
+    cfg = ClassifierConfig(image_size=28, num_classes=2, c1=4, c2=8, feature_dim=8)
+    settings = TrainSettings(epochs=5, batch_size=16, lr=1e-2, seed=5)
+    m1, info = train_classifier(x, y, idx[:80], idx[80:], settings=settings, config=cfg)
+    m2, _ = train_classifier(x, y, idx[:80], idx[80:], settings=settings, config=cfg)
+    for (k, a), b in zip(m1.state_dict().items(), m2.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert info["test_accuracy"] >= 0.9 and info["n_train"] == 80 and info["n_test"] == 40
+    assert info["test_accuracy"] == pytest.approx(accuracy(m1, x[80:], y[80:]), abs=1e-12)
+    assert m1.conv3 is not None  # 28x28 gets the second pooling stage
+
+
+def test_save_load_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = SmallCNN(ClassifierConfig(image_size=8, num_classes=3, c1=2, c2=4, feature_dim=5))
+    model.feature_scale.fill_(2.5)
+    path = tmp_path / "clf.safetensors"
+    record = save_classifier(model, path, info={"note": "test"})
+    assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert json.loads(path.with_suffix(".json").read_text())["note"] == "test"
+    loaded, sha = load_classifier(path, sha256=record["sha256"][:10])
+    assert sha == record["sha256"] and loaded.config == model.config
+    x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.features(x), model.features(x), atol=0, rtol=0)
+        torch.testing.assert_close(loaded(x), model(x), atol=0, rtol=0)
+    with pytest.raises(ValueError, match="expected"):
+        load_classifier(path, sha256="deadbeef")
+    with pytest.raises(FileNotFoundError, match="ganlab classifier"):
+        load_classifier(tmp_path / "missing.safetensors")
+    with pytest.raises(ValueError, match=".safetensors"):
+        save_classifier(model, tmp_path / "clf.pt")
+
+
+def test_invalid_settings_are_refused():
+    with pytest.raises(ValueError, match="lr"):
+        TrainSettings(lr=0.0)
+    with pytest.raises(ValueError, match="test_fraction"):
+        TrainSettings(test_fraction=1.0)
+    with pytest.raises(ValueError, match="num_classes"):
+        ClassifierConfig(num_classes=1)
