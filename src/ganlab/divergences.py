@@ -12,7 +12,7 @@ f-GAN paper (Nowozin et al. 2016, arXiv:1606.00709, Table 6), so that ``T`` lies
 
 Every conjugate below was derived by hand (set t = f'(u), solve for u, substitute) and is checked
 in tests/test_divergences.py against a numerical ``sup_u (u t - f(u))``. Where the lectures' table
-is loose, ganlab is exact and says so: see docs/math/divergences.md ("Corrections to the table").
+is loose, ganlab is exact and says so: see docs/MATH.md ("Corrections to the table").
 
 Torch-first: the records' callables take and return tensors (float32 or float64, any device,
 differentiable). Quadrature and closed forms are float64 numpy and return Python floats.
@@ -321,7 +321,7 @@ def _pearson() -> FDivergence:
         reference=(
             f"Pearson chi^2 = int (p - q)^2 / q, f(u) = (u - 1)^2, f*(t) = t^2/4 + t for t >= -2, -1 below. "
             f"{_FGAN}; {_LECT} "
-            "(the table's integral column reads (q - p)^2 / p, which is Neyman's: see docs/math/divergences.md)"
+            "(the table's integral column reads (q - p)^2 / p, which is Neyman's: see docs/MATH.md)"
         ),
         optimal_logit=lambda r: 2.0 * (r - 1.0),
         f_at_0=1.0,

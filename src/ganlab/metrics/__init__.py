@@ -1,7 +1,7 @@
 """Sample-quality metrics as pure float64 functions: features -> statistics -> metric -> typed result.
 
 Feature extraction lives apart (``ganlab.metrics.features``); these functions take feature arrays
-(numpy or torch) and return small frozen dataclasses that record the protocol. See docs/math/metrics.md.
+(numpy or torch) and return small frozen dataclasses that record the protocol. See docs/MATH.md (Metrics).
 """
 
 from ganlab.metrics.fid import FIDResult, StreamingStatistics, feature_statistics, fid_from_features, fid_from_stats
