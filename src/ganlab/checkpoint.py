@@ -1,0 +1,232 @@
+"""Checkpoints: one safetensors file per snapshot, written atomically, loaded without running code.
+
+A checkpoint holds every tensor of a training state (generator, critic, EMA generator, optimizer
+moments, the states of the data / latent / penalty random generators) as safetensors, and
+everything else (step, config, optimizer hyperparameters, wall time) as JSON in the safetensors
+header's metadata. Loading reads tensors and JSON only: no pickle, no `torch.load`, so opening a
+checkpoint from someone else cannot execute code.
+
+Atomicity: the bytes go to a temporary file in the same folder, are flushed and fsync'ed, and only
+then `os.replace`d over the old checkpoint (an atomic rename on POSIX and Windows). A crash at
+any moment leaves either the old checkpoint or the new one, never a torn file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as _safetensors_bytes
+from torch import nn
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "save_checkpoint",
+    "load_checkpoint",
+    "module_tensors",
+    "load_module_tensors",
+    "optimizer_to_flat",
+    "optimizer_from_flat",
+    "save_training_state",
+    "load_training_state",
+]
+
+CHECKPOINT_FORMAT = "ganlab-checkpoint-v1"
+
+
+# ----------------------------------------------------------------------------------------------
+# files
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` and fsync it (the step a crash can interrupt)."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    """Atomically write `tensors` (safetensors) and `meta` (JSON in the header) to `path`.
+
+    Tensors are copied to contiguous CPU memory first. `meta` must be JSON-serializable.
+    Returns the path written. On any error the temporary file is removed and the previous file at
+    `path`, if any, is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flat = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
+    header = {"format": CHECKPOINT_FORMAT, "meta": json.dumps(meta, sort_keys=True, allow_nan=True)}
+    data = _safetensors_bytes(flat, metadata=header)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        _write_bytes(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:  # pragma: no cover - directories cannot be fsync'ed on some platforms
+        pass
+    return path
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, meta) from a file written by `save_checkpoint`; tensors on the CPU.
+
+    Raises FileNotFoundError for a missing file and ValueError for a file that is not a ganlab
+    checkpoint (wrong format tag, corrupt header).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {str(path)!r}")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            header = fh.metadata() or {}
+            if header.get("format") != CHECKPOINT_FORMAT:
+                raise ValueError(
+                    f"{str(path)!r} is not a ganlab checkpoint (format {header.get('format')!r}, "
+                    f"expected {CHECKPOINT_FORMAT!r})"
+                )
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except SafetensorError as exc:
+        raise ValueError(f"{str(path)!r} is not a readable safetensors checkpoint: {exc}") from None
+    return tensors, json.loads(header["meta"])
+
+
+# ----------------------------------------------------------------------------------------------
+# modules and optimizers <-> flat tensors + JSON
+
+
+def module_tensors(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
+    """`{prefix.key: tensor}` for every entry of `module.state_dict()` (parameters and buffers)."""
+    return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
+
+
+def load_module_tensors(prefix: str, module: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Load the `prefix.*` entries of `tensors` into `module` (strict: every key must match)."""
+    p = prefix + "."
+    state = {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"checkpoint entries for {prefix!r} do not match the model: missing {sorted(missing)}, "
+            f"unexpected {sorted(unexpected)}"
+        )
+
+
+def optimizer_to_flat(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split `optimizer.state_dict()` into tensors (`prefix.state.<param>.<key>`) and JSON (the rest)."""
+    sd = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, state in sd["state"].items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}.state.{idx}.{key}"] = value
+            else:
+                scalars.setdefault(str(idx), {})[key] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_flat(
+    prefix: str, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> None:
+    """Inverse of `optimizer_to_flat`: rebuild the state dict and load it into `optimizer`."""
+    state: dict[int, dict[str, Any]] = {}
+    p = prefix + ".state."
+    for name, value in tensors.items():
+        if name.startswith(p):
+            idx, key = name[len(p):].split(".", 1)
+            state.setdefault(int(idx), {})[key] = value
+    for idx, values in meta.get("scalars", {}).items():
+        state.setdefault(int(idx), {}).update(values)
+    groups = []
+    for g in meta["param_groups"]:
+        g = dict(g)
+        if "betas" in g:  # JSON has no tuples
+            g["betas"] = tuple(g["betas"])
+        groups.append(g)
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+# ----------------------------------------------------------------------------------------------
+# a whole training state
+
+
+def save_training_state(
+    path: str | Path,
+    *,
+    step: int,
+    config: dict[str, Any],
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    rngs: dict[str, torch.Generator],
+    extra: dict[str, Any] | None = None,
+    extra_tensors: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Checkpoint a training state: models (`modules`, e.g. generator, critic, ema), optimizers and RNGs.
+
+    Everything needed to continue bit-identically: parameters and buffers (spectral-norm u, v and
+    batch-norm statistics included), optimizer moments and step counts, and the state of every
+    random generator. `config` (a TrainConfig as a dict) and `extra` go into the JSON metadata;
+    `extra_tensors` (e.g. other processes' RNG states, `rng.<name>@<rank>`) are stored as they are.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    opt_meta: dict[str, Any] = {}
+    for name, module in modules.items():
+        tensors.update(module_tensors(name, module))
+    for name, opt in optimizers.items():
+        t, m = optimizer_to_flat(name, opt)
+        tensors.update(t)
+        opt_meta[name] = m
+    for name, gen in rngs.items():
+        tensors[f"rng.{name}"] = gen.get_state()
+    tensors.update(extra_tensors or {})
+    meta = {
+        "step": int(step),
+        "config": config,
+        "modules": sorted(modules),
+        "optimizers": opt_meta,
+        "rngs": sorted(rngs) + sorted(k[len("rng."):] for k in (extra_tensors or {}) if k.startswith("rng.")),
+        "torch": torch.__version__,
+        **(extra or {}),
+    }
+    return save_checkpoint(path, tensors, meta)
+
+
+def load_training_state(
+    path: str | Path,
+    *,
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    rngs: dict[str, torch.Generator],
+) -> dict[str, Any]:
+    """Load a `save_training_state` file into the given objects (in place); returns its metadata.
+
+    Raises ValueError if the checkpoint lacks one of the requested modules, optimizers or RNGs.
+    """
+    tensors, meta = load_checkpoint(path)
+    for name, module in modules.items():
+        if name not in meta.get("modules", []):
+            raise ValueError(f"checkpoint {str(path)!r} has no module {name!r} (it has {meta.get('modules')})")
+        load_module_tensors(name, module, tensors)
+    for name, opt in optimizers.items():
+        if name not in meta.get("optimizers", {}):
+            raise ValueError(f"checkpoint {str(path)!r} has no optimizer {name!r}")
+        optimizer_from_flat(name, opt, tensors, meta["optimizers"][name])
+    for name, gen in rngs.items():
+        key = f"rng.{name}"
+        if key not in tensors:
+            raise ValueError(f"checkpoint {str(path)!r} has no random generator state {name!r}")
+        gen.set_state(tensors[key])
+    return meta

@@ -1,0 +1,168 @@
+"""Figures of a training run: samples over the data with the critic's value surface, and curves.
+
+`plot_samples` draws generated points over real points; for 2-D data it adds the contours of the
+critic's value f(x) on a grid (what the WGAN-GP paper's Figure 1a shows), for 1-D data it draws
+histograms and f(x) as a line. `plot_curves` reads a run's `metrics.jsonl` and draws the losses
+and, where present, the evaluation metrics against the generator step. Matplotlib with the Agg
+backend (no display needed); every figure is closed after saving.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["critic_surface", "plot_samples", "plot_curves", "read_metrics"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _limits(points: np.ndarray, pad: float = 0.15) -> tuple[float, float, float, float]:
+    lo, hi = np.nanmin(points, axis=0), np.nanmax(points, axis=0)
+    span = np.maximum(hi - lo, 1e-3)
+    lo, hi = lo - pad * span, hi + pad * span
+    return float(lo[0]), float(hi[0]), float(lo[-1]), float(hi[-1])
+
+
+@torch.no_grad()
+def critic_surface(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    *,
+    resolution: int = 96,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """f(x) on a resolution x resolution grid over xlim x ylim: returns (X, Y, F), each (R, R)."""
+    xs = torch.linspace(xlim[0], xlim[1], resolution, dtype=torch.float64)
+    ys = torch.linspace(ylim[0], ylim[1], resolution, dtype=torch.float64)
+    gx, gy = torch.meshgrid(xs, ys, indexing="xy")
+    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1).to(device=device, dtype=dtype)
+    values = critic(pts).reshape(resolution, resolution).to("cpu", torch.float64)
+    return gx.numpy(), gy.numpy(), values.numpy()
+
+
+def plot_samples(
+    path: str | Path,
+    samples: torch.Tensor | np.ndarray,
+    real: torch.Tensor | np.ndarray,
+    *,
+    critic: torch.nn.Module | None = None,
+    title: str = "",
+    modes: np.ndarray | None = None,
+) -> Path:
+    """Scatter (2-D) or histogram (1-D) of `samples` (N, D) over `real` (M, D), with the critic's values.
+
+    The critic is evaluated in eval mode (spectral norm frozen, batch norm on running statistics)
+    and put back in the mode it was in. Returns the path of the PNG written.
+    """
+    plt = _plt()
+    fake = samples.detach().cpu().double().numpy() if isinstance(samples, torch.Tensor) else np.asarray(samples, float)
+    data = real.detach().cpu().double().numpy() if isinstance(real, torch.Tensor) else np.asarray(real, float)
+    fake = fake[np.isfinite(fake).all(axis=1)]
+    dim = data.shape[1]
+    fig, ax = plt.subplots(figsize=(5, 5) if dim == 2 else (6, 4), dpi=90)
+    param = next(iter(critic.parameters()), None) if critic is not None else None
+    device = param.device if param is not None else "cpu"
+    dtype = param.dtype if param is not None else torch.float32
+    was_training = critic.training if critic is not None else False
+    try:
+        if critic is not None:
+            critic.eval()
+        if dim == 2:
+            x0, x1, y0, y1 = _limits(np.concatenate([data, fake]) if len(fake) else data)
+            if critic is not None:
+                gx, gy, fv = critic_surface(critic, (x0, x1), (y0, y1), device=device, dtype=dtype)
+                cs = ax.contour(gx, gy, fv, levels=12, linewidths=0.7, cmap="viridis")
+                ax.clabel(cs, fontsize=6, inline=True, fmt="%.2g")
+            ax.scatter(data[:, 0], data[:, 1], s=4, c="tab:orange", marker="+", label="data", alpha=0.6)
+            ax.scatter(fake[:, 0], fake[:, 1], s=4, c="tab:green", marker="+", label="generated", alpha=0.6)
+            if modes is not None:
+                ax.scatter(modes[:, 0], modes[:, 1], s=25, facecolors="none", edgecolors="k", linewidths=0.6)
+            ax.set_xlim(x0, x1)
+            ax.set_ylim(y0, y1)
+            ax.set_aspect("equal")
+        else:
+            x0, x1, _, _ = _limits(np.concatenate([data[:, :1], fake[:, :1]]) if len(fake) else data[:, :1])
+            bins = np.linspace(x0, x1, 80)
+            ax.hist(data[:, 0], bins=bins, density=True, alpha=0.5, color="tab:orange", label="data")
+            ax.hist(fake[:, 0], bins=bins, density=True, alpha=0.5, color="tab:green", label="generated")
+            if critic is not None:
+                xs = torch.linspace(x0, x1, 200, dtype=dtype, device=device)[:, None]
+                with torch.no_grad():
+                    fv = critic(xs).reshape(-1).cpu().double().numpy()
+                ax2 = ax.twinx()
+                ax2.plot(xs.cpu().numpy()[:, 0], fv, color="tab:blue", lw=1, label="critic f(x)")
+                ax2.set_ylabel("critic f(x)")
+        ax.legend(loc="upper right", fontsize=7)
+        ax.set_title(title, fontsize=9)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+        if critic is not None:
+            critic.train(was_training)
+    return path
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """The JSON objects of a `metrics.jsonl` file, one per line (blank lines skipped)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"metrics file not found: {str(p)!r}")
+    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+
+
+_CURVES: Sequence[tuple[str, str]] = (
+    ("d_loss", "critic loss"),
+    ("g_loss", "generator loss"),
+    ("critic_gap", "E f(real) - E f(fake), training batch"),
+    ("modes", "modes captured"),
+    ("high_quality", "high-quality fraction"),
+    ("reverse_kl", "reverse KL"),
+    ("w1", "W1 to data"),
+)
+
+
+def plot_curves(metrics_path: str | Path, path: str | Path, *, title: str = "") -> Path:
+    """One panel per quantity found in `metrics.jsonl` (losses, critic gap, mode metrics, W1) vs step."""
+    plt = _plt()
+    rows = read_metrics(metrics_path)
+    panels = [(k, label) for k, label in _CURVES if any(k in r for r in rows)]
+    if not panels:
+        raise ValueError(f"{str(metrics_path)!r} has no quantity to plot")
+    cols = min(3, len(panels))
+    nrows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 2.8 * nrows), dpi=90, squeeze=False)
+    for ax, (key, label) in zip(axes.flat, panels):
+        pts = [(r["step"], r[key]) for r in rows if key in r and r[key] is not None]
+        xs, ys = zip(*pts)
+        ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, ms=3, lw=1)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("generator step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

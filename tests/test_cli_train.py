@@ -1,0 +1,118 @@
+"""`ganlab train` and `ganlab sample` through the real dispatcher: summaries, exit codes, files."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ganlab.cli import main
+from ganlab.sampling import sample_from_run
+
+TINY = ["--g_width=16", "--d_width=16", "--g_depth=1", "--d_depth=1", "--batch_size=32", "--eval_samples=200",
+        "--threads", "1", "--no-progress", "--n_critic=1"]
+
+
+@pytest.fixture()
+def trained(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--steps", "6", "--out", str(out), *TINY]) == 0
+    return out, capsys.readouterr().out
+
+
+@pytest.fixture()
+def run_dir(trained):
+    return trained[0]
+
+
+def test_train_prints_summary_and_writes_the_run(trained):
+    run_dir, printed = trained
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert f"modes captured   {summary['modes']}/8" in printed
+    assert "high quality" in printed and "reverse KL" in printed and "W1 to data" in printed
+    assert "1 threads" in printed and summary["threads"] == 1
+    assert summary["recipe"] == "wgan-gp-toy" and summary["data"] == "ring" and summary["steps"] == 6
+
+
+def test_resume_through_the_cli(run_dir, capsys):
+    assert main(["train", "--resume", "--out", str(run_dir), "--steps", "8", "--no-progress"]) == 0
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 8
+    assert "8 generator steps" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--lr=1e-3"], "unknown config key(s) 'lr'"),
+    (["--n_critic=0"], "'n_critic': expected an integer >= 1, got 0"),
+    (["--recipe", "wgangp"], "unknown recipe 'wgangp'"),
+    (["--data", "moons"], "'data'"),
+    (["--steps", "-3"], "'steps'"),
+    (["--clip_value=0"], "'clip_value'"),
+    (["--config", "/nonexistent/c.toml"], "config file not found"),
+    (["--resume"], "--resume needs --out"),
+    (["--spectral_norm=perhaps"], "--spectral_norm=perhaps: expected true or false"),
+])
+def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, argv, message):
+    code = main(["train", "--out", str(tmp_path / "x"), *argv] if argv != ["--resume"] else ["train", *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert err.startswith("ganlab train: error:") and err.count("\n") == 1  # one line, no traceback
+    assert not (tmp_path / "x").exists()
+
+
+def test_argparse_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--steps", "many"])
+    assert exc.value.code == 2
+    assert "--steps" in capsys.readouterr().err
+
+
+def test_sample_npz_and_png(run_dir, tmp_path, capsys):
+    npz = tmp_path / "s.npz"
+    assert main(["sample", str(run_dir), "-n", "500", "--out", str(npz), "--seed", "2"]) == 0
+    data = np.load(npz)
+    assert data["samples"].shape == (500, 2) and int(data["step"]) == 6
+    np.testing.assert_array_equal(data["samples"], sample_from_run(run_dir, 500, seed=2).numpy())
+    png = tmp_path / "s.png"
+    assert main(["sample", str(run_dir), "-n", "300", "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "wrote 300 samples" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-n", "10", "--out", "x.txt"], "must end in .npz or .png"),
+    (["-n", "0", "--out", "x.npz"], "-n must be a positive"),
+])
+def test_sample_bad_arguments(run_dir, capsys, argv, message):
+    assert main(["sample", str(run_dir), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_sample_missing_run(tmp_path, capsys):
+    assert main(["sample", str(tmp_path / "none"), "--out", str(tmp_path / "s.npz")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_non_finite_run_exits_nonzero(tmp_path, capsys, monkeypatch):
+    import ganlab.train as train_mod
+
+    monkeypatch.setattr(train_mod, "objective",
+                        lambda config: (lambda d_real, d_fake: (d_real - d_fake).mean() * float("inf"),
+                                        lambda d_fake: -d_fake.mean()))
+    code = main(["train", "--steps", "3", "--out", str(tmp_path / "bad"), *TINY])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "non-finite critic loss" in err and "step 1" in err
+
+
+def test_list_recipes(capsys):
+    assert main(["train", "--list-recipes"]) == 0
+    out = capsys.readouterr().out
+    assert "wgan-gp-toy" in out and "Gulrajani" in out and "fgan-kl" in out
+
+
+def test_seeded_runs_are_reproducible(tmp_path):
+    for name in ("a", "b"):
+        assert main(["train", "--steps", "3", "--seed", "5", "--out", str(tmp_path / name), *TINY]) == 0
+    xa = sample_from_run(tmp_path / "a", 100)
+    assert torch.equal(xa, sample_from_run(tmp_path / "b", 100))

@@ -1,0 +1,324 @@
+"""The training loop: agreement with a textbook WGAN-GP step, smoke runs of every recipe, resume,
+non-finite losses, evaluation, EMA and sampling."""
+
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import ganlab.checkpoint as ckpt
+import ganlab.train as train_mod
+from ganlab.checkpoint import load_checkpoint
+from ganlab.config import load_toml
+from ganlab.data.toy import get_toy_dataset
+from ganlab.models.mlp import MLPCritic, MLPGenerator
+from ganlab.recipes import RECIPES, resolve_config
+from ganlab.sampling import load_generator, sample_from_run
+from ganlab.train import NonFiniteLossError, ema_update_, evaluate_run, stream_seeds, train
+
+TINY = ["--g_width=16", "--d_width=16", "--g_depth=2", "--d_depth=2", "--batch_size=32", "--eval_samples=200",
+        "--log_every=5", "--threads=1"]
+
+
+def _config(tmp_path, *overrides, name="run"):
+    return resolve_config(overrides=[*TINY, f"--out={tmp_path / name}", *overrides])
+
+
+# ----------------------------------------------------------------------------------------------
+# the loop computes the textbook algorithm
+
+
+def _reference_wgan_gp(config, steps):
+    """WGAN-GP written the way the paper's Algorithm 1 reads (and the toy script does it), in float64:
+    separate critic forwards for real, fake and interpolates, torch.autograd.grad for the penalty,
+    nn.ReLU, one generator forward per critic step, plain SGD. Same initial weights and the same random
+    draws as ganlab's loop."""
+    dataset = get_toy_dataset(config.data)
+    seeds = stream_seeds(config.seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seeds["init"])
+        G = MLPGenerator(config.latent_dim, 2, width=config.g_width, depth=config.g_depth, activation=nn.ReLU)
+        D = MLPCritic(2, width=config.d_width, depth=config.d_depth, activation=nn.ReLU)
+    G, D = G.double(), D.double()
+    opt_g = torch.optim.SGD(G.parameters(), lr=config.lr_g)
+    opt_d = torch.optim.SGD(D.parameters(), lr=config.lr_d)
+    g_data = torch.Generator().manual_seed(seeds["data"])
+    g_latent = torch.Generator().manual_seed(seeds["latent"])
+    g_pen = torch.Generator().manual_seed(seeds["penalty"])
+    m, nc, lam = config.batch_size, config.n_critic, config.gp_weight
+    for _ in range(steps):
+        real_all = dataset.sample(nc * m, generator=g_data, dtype=torch.float64)
+        z_all = torch.randn(nc * m, config.latent_dim, generator=g_latent).double()
+        for i in range(nc):
+            real = real_all[i * m:(i + 1) * m]
+            fake = G(z_all[i * m:(i + 1) * m]).detach()
+            eps = torch.rand(m, generator=g_pen).double()[:, None]
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+            loss = D(fake).mean() - D(real).mean() + lam * ((grad.norm(dim=1) - 1) ** 2).mean()
+            opt_d.zero_grad()
+            loss.backward()
+            opt_d.step()
+        z = torch.randn(m, config.latent_dim, generator=g_latent).double()
+        g_loss = -D(G(z)).mean()
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+    return G, D
+
+
+def test_loop_equals_textbook_wgan_gp(tmp_path, monkeypatch):
+    """Three generator steps of `train` (fused real/fake forward, batched fakes, masked ReLU, frozen critic
+    in the generator step) land on the parameters of a plain float64 WGAN-GP implementation.
+
+    Both sides use SGD for this comparison: Adam divides by sqrt(v) + 1e-8, which turns float32 rounding
+    of gradients that are exactly 0 in exact arithmetic (a bias whose unit is active on every real and
+    fake sample gets E 1 - E 1) into updates of +-lr; SGD keeps the update linear in the gradient."""
+    monkeypatch.setattr(train_mod, "_optimizer", lambda config, params, lr: torch.optim.SGD(params, lr=lr))
+    config = _config(tmp_path, "--steps=3", "--n_critic=3", "--lr_d=1e-2", "--lr_g=1e-2", "--gp_weight=10",
+                     "--eval_samples=50")
+    train(config, progress=False)
+    tensors, _ = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
+    G_ref, D_ref = _reference_wgan_gp(config, steps=3)
+    for prefix, ref in (("generator", G_ref), ("critic", D_ref)):
+        for name, p in ref.state_dict().items():
+            torch.testing.assert_close(tensors[f"{prefix}.{name}"].double(), p, atol=1e-6, rtol=0, msg=name)
+    # and the parameters did move, so the comparison is not vacuous
+    init_g, _ = train_mod.build_models(config, 2, seed=stream_seeds(config.seed)["init"])
+    moved = max((tensors[f"generator.{k}"] - v).abs().max().item() for k, v in init_g.state_dict().items())
+    assert moved > 1e-3
+
+
+# ----------------------------------------------------------------------------------------------
+# every recipe runs
+
+
+@pytest.mark.parametrize("recipe", list(RECIPES))
+def test_smoke_every_recipe(tmp_path, recipe):
+    config = _config(tmp_path, f"--recipe={recipe}", "--steps=12", "--n_critic=2", "--log_every=4")
+    summary = train(config, progress=False)
+    run = tmp_path / "run"
+    for name in ("config.toml", "metrics.jsonl", "summary.json", "checkpoints/last.safetensors",
+                 "samples/step_0000012.png", "curves.png"):
+        assert (run / name).is_file(), name
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 4, 8, 12]
+    for r in rows:
+        assert math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) and math.isfinite(r["critic_gap"])
+    last = rows[-1]
+    assert {"modes", "high_quality", "reverse_kl", "w1", "critic_w"} <= set(last)
+    assert 0 <= last["modes"] <= 8 and 0.0 <= last["high_quality"] <= 1.0
+    assert 0.0 <= last["reverse_kl"] <= math.log(8) + 1e-12 and last["w1"] > 0
+    assert load_toml(run / "config.toml") == config.__class__(**{**config.to_dict(), "out": str(run)})
+    on_disk = json.loads((run / "summary.json").read_text())
+    assert on_disk["threads"] == 1 and on_disk["wall_seconds"] > 0 and on_disk["modes"] == summary["modes"]
+
+
+@pytest.mark.parametrize("data, extra", [("swissroll", []), ("parallel-lines", ["--data_params.theta=0.5"]),
+                                         ("mixture-1d", []), ("grid", [])])
+def test_smoke_datasets(tmp_path, data, extra):
+    config = _config(tmp_path, f"--data={data}", *extra, "--steps=4", "--n_critic=1")
+    summary = train(config, progress=False)
+    assert math.isfinite(summary["w1"]) and summary["w1"] > 0
+    assert ("modes" in summary) == (get_toy_dataset(data).modes is not None)
+
+
+def test_wgan_gp_learns(tmp_path):
+    """200 generator steps with the WGAN-GP toy script's settings (Adam beta1 0.5, lambda 0.1; here lr 1e-3
+    and width 64 to be quick) on its 8 Gaussians: W1 to the data falls from the untrained generator's 0.95
+    to below 0.6 of it (0.40 measured)."""
+    config = _config(tmp_path, "--data=8gaussians", "--g_width=64", "--d_width=64", "--batch_size=64",
+                     "--steps=200", "--eval_every=20", "--lr_g=1e-3", "--lr_d=1e-3", "--beta1=0.5",
+                     "--gp_weight=0.1", "--eval_samples=300", "--log_every=20")
+    train(config, progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    w1 = [r["w1"] for r in rows if "w1" in r]
+    assert len(w1) == 10 and w1[0] > 0.8
+    assert w1[-1] < 0.6 * w1[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# resume, checkpoints, failures
+
+
+@pytest.mark.parametrize("recipe, extra", [("sngan", ["--ema=0.9", "--gp_weight=1.0", "--n_critic=2"]),
+                                           ("wgan", ["--ema=0.5"])])
+def test_resume_is_bit_identical(tmp_path, recipe, extra):
+    """Stop at N, resume to 2N: every parameter, buffer (SN u, v), EMA weight, optimizer moment and RNG
+    state equals that of an uninterrupted 2N-step run."""
+    n = 6
+    straight = _config(tmp_path, f"--recipe={recipe}", *extra, f"--steps={2 * n}", f"--ckpt_every={n}", name="a")
+    train(straight, progress=False)
+    first = _config(tmp_path, f"--recipe={recipe}", *extra, f"--steps={n}", name="b")
+    train(first, progress=False)
+    second = _config(tmp_path, f"--recipe={recipe}", *extra, f"--steps={2 * n}", name="b")
+    train(second, resume=True, progress=False)
+    ta, ma = load_checkpoint(tmp_path / "a" / "checkpoints" / "last.safetensors")
+    tb, mb = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.safetensors")
+    assert ma["step"] == mb["step"] == 2 * n
+    assert set(ta) == set(tb)
+    assert any(k.startswith("ema.") for k in ta) and any(k.startswith("opt_d.state.") for k in ta)
+    assert any(k.startswith("rng.") for k in ta)
+    for k in ta:
+        assert torch.equal(ta[k], tb[k]), k
+    assert ma["optimizers"] == mb["optimizers"]
+
+
+def test_resume_refuses_changed_config_and_finished_runs(tmp_path):
+    train(_config(tmp_path, "--steps=2", "--n_critic=1"), progress=False)
+    with pytest.raises(ValueError, match="lr_d"):
+        train(_config(tmp_path, "--steps=4", "--n_critic=1", "--lr_d=1e-3"), resume=True, progress=False)
+    with pytest.raises(ValueError, match="already at step 2"):
+        train(_config(tmp_path, "--steps=2", "--n_critic=1"), resume=True, progress=False)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(_config(tmp_path, "--steps=2", "--n_critic=1"), progress=False)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(_config(tmp_path, "--steps=2", name="empty"), resume=True, progress=False)
+
+
+def test_crash_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real_write = ckpt._write_bytes
+
+    def flaky(path, data):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second checkpoint dies half-written
+            with open(path, "wb") as fh:
+                fh.write(data[: len(data) // 3])
+            raise OSError("power cut")
+        real_write(path, data)
+
+    monkeypatch.setattr(ckpt, "_write_bytes", flaky)
+    with pytest.raises(OSError, match="power cut"):
+        train(_config(tmp_path, "--steps=10", "--ckpt_every=4", "--n_critic=1"), progress=False)
+    tensors, meta = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
+    assert meta["step"] == 4
+    assert all(torch.isfinite(v).all() for k, v in tensors.items() if v.is_floating_point())
+    # and the run can be resumed from it
+    monkeypatch.setattr(ckpt, "_write_bytes", real_write)
+    summary = train(_config(tmp_path, "--steps=10", "--ckpt_every=4", "--n_critic=1"), resume=True, progress=False)
+    assert summary["steps"] == 10
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    d_loss_fn, g_loss_fn = train_mod.objective(_config(tmp_path))
+    calls = {"n": 0}
+
+    def poisoned(d_real, d_fake):  # the 7th generator step's critic loss is NaN (n_critic = 1)
+        calls["n"] += 1
+        loss = d_loss_fn(d_real, d_fake)
+        return loss * float("nan") if calls["n"] >= 7 else loss
+
+    monkeypatch.setattr(train_mod, "objective", lambda config: (poisoned, g_loss_fn))
+    with pytest.raises(NonFiniteLossError) as exc:
+        train(_config(tmp_path, "--steps=20", "--ckpt_every=5", "--n_critic=1"), progress=False)
+    msg = str(exc.value)
+    assert "critic loss" in msg and "step 7" in msg and "step 5" in msg
+    tensors, meta = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
+    assert meta["step"] == 5
+    assert all(torch.isfinite(v).all() for v in tensors.values() if v.is_floating_point())
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == 7 and "error" in rows[-1]
+
+
+# ----------------------------------------------------------------------------------------------
+# evaluation, EMA, sampling
+
+
+def test_evaluate_run_reproduces_the_final_evaluation(tmp_path):
+    summary = train(_config(tmp_path, "--steps=5", "--n_critic=1", "--ema=0.8"), progress=False)
+    again = evaluate_run(tmp_path / "run", n=200)
+    assert again["step"] == 5 and again["ema"] is True
+    for key in ("modes", "high_quality", "reverse_kl", "w1", "critic_w"):
+        assert again[key] == pytest.approx(summary[key], abs=1e-6), key
+    with pytest.raises(FileNotFoundError):
+        evaluate_run(tmp_path / "nothing")
+
+
+def test_ema_update_formula():
+    torch.manual_seed(0)
+    ema, model = nn.Linear(3, 2), nn.Linear(3, 2)
+    before = [p.detach().clone() for p in ema.parameters()]
+    ema_update_(ema, model, 0.9)
+    for p_ema, p_old, p in zip(ema.parameters(), before, model.parameters()):
+        torch.testing.assert_close(p_ema, 0.9 * p_old + 0.1 * p, atol=1e-7, rtol=0)
+
+
+def test_sampling(tmp_path):
+    train(_config(tmp_path, "--steps=3", "--n_critic=1", "--ema=0.5"), progress=False)
+    run = tmp_path / "run"
+    x = sample_from_run(run, 1000, seed=3, batch_size=300)
+    assert x.shape == (1000, 2) and x.dtype == torch.float32
+    assert torch.equal(x, sample_from_run(run, 1000, seed=3, batch_size=300))
+    assert not torch.equal(x, sample_from_run(run, 1000, seed=4, batch_size=300))
+    # the EMA and the raw generator are different networks after a few steps
+    assert not torch.equal(x, sample_from_run(run, 1000, seed=3, ema=False, batch_size=300))
+    g, config = load_generator(run)
+    assert not g.training and config.ema == 0.5
+    z = torch.randn(300, config.latent_dim, generator=torch.Generator().manual_seed(3))  # the first batch
+    torch.testing.assert_close(g(z), x[:300], atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="n must be"):
+        sample_from_run(run, 0)
+    with pytest.raises(FileNotFoundError):
+        sample_from_run(tmp_path / "missing", 10)
+
+
+# ----------------------------------------------------------------------------------------------
+# data parallel (torchrun), two CPU processes with gloo
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world_size, port, config, same_streams):
+    import os
+
+    os.environ.update({"RANK": str(rank), "WORLD_SIZE": str(world_size), "LOCAL_RANK": str(rank),
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+    if same_streams:  # every process draws what a single process would: averaging must change nothing
+        seeds = train_mod.stream_seeds
+        train_mod.stream_seeds = lambda seed, rank=0: seeds(seed)
+    train(config, progress=False)
+
+
+def test_two_process_data_parallel_with_identical_streams_equals_one_process(tmp_path):
+    """Two gloo processes fed the same data average two identical gradients, (g + g) / 2 = g exactly: the
+    weights after training equal a single-process run bit for bit, which checks that gradients of the
+    critic (penalty included) and of the generator are all-reduced and divided by the world size."""
+    import torch.multiprocessing as mp
+
+    single = _config(tmp_path, "--steps=3", "--n_critic=2", "--gp_weight=10", name="single")
+    train(single, progress=False)
+    ddp = _config(tmp_path, "--steps=3", "--n_critic=2", "--gp_weight=10", name="ddp")
+    mp.spawn(_ddp_worker, args=(2, _free_port(), ddp, True), nprocs=2, join=True)
+    ts, _ = load_checkpoint(tmp_path / "single" / "checkpoints" / "last.safetensors")
+    td, md = load_checkpoint(tmp_path / "ddp" / "checkpoints" / "last.safetensors")
+    assert md["world_size"] == 2 and "rng.data@1" in td
+    for k in ts:
+        if k.startswith(("generator.", "critic.", "opt_")):
+            assert torch.equal(ts[k], td[k]), k
+    assert json.loads((tmp_path / "ddp" / "summary.json").read_text())["world_size"] == 2
+
+
+def test_torchrun_launch(tmp_path):
+    """`torchrun --nproc_per_node=2 -m ganlab train ...` on the CPU: each process its own data, one run folder."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
+           "-m", "ganlab", "train", "--steps", "3", "--out", str(out), "--no-progress", *TINY, "--n_critic=1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["steps"] == 3
+    tensors, _ = load_checkpoint(out / "checkpoints" / "last.safetensors")
+    assert not torch.equal(tensors["rng.data"], tensors["rng.data@1"])  # the two processes drew different data
+    assert proc.stdout.count("generator steps in") == 1  # only process 0 prints the summary
