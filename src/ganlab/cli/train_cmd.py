@@ -2,7 +2,7 @@
 
 With no arguments: WGAN-GP (lecture 001 Algorithm 1) as its authors' toy script runs it (recipe
 wgan-gp-toy: MLP 512 x 3, lambda 0.1, Adam betas (0.5, 0.9)) on the 8-mode ring, 600 generator
-steps, in about two minutes on 2 CPU cores. The config is resolved as
+steps, in about a minute on 2 idle CPU cores. The config is resolved as
 TrainConfig defaults < --recipe < --config FILE < these flags < --key=value overrides
 (any TrainConfig field, e.g. --lr_d=2e-4 --n_critic=3 --data_params.theta=0.5).
 
