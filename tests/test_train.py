@@ -166,6 +166,39 @@ def test_resume_is_bit_identical(tmp_path, recipe, extra):
     assert ma["optimizers"] == mb["optimizers"]
 
 
+def test_linear_lr_decay_follows_the_schedule_and_resumes_bit_identically(tmp_path, monkeypatch):
+    """lr_decay = "linear": rates lr * (1 - (t - 1) / T) (WGAN-GP's CIFAR scripts); a run interrupted after
+    its step-N checkpoint and resumed with the same config ends equal to an uninterrupted run."""
+    n = 5
+    args = ["--recipe=wgan-gp", "--n_critic=2", "--lr_decay=linear", f"--steps={2 * n}", f"--ckpt_every={n}"]
+    cfg = _config(tmp_path, *args, name="a")
+    assert [train_mod.lr_factor(cfg, t) for t in (1, 2, 2 * n)] == pytest.approx([1.0, 0.9, 0.1], rel=1e-14)
+    train(cfg, progress=False)
+
+    real_save = train_mod.save_training_state
+
+    def save_then_die(*a, **k):
+        real_save(*a, **k)
+        raise KeyboardInterrupt  # the user pressed Ctrl-C right after the step-N checkpoint
+
+    monkeypatch.setattr(train_mod, "save_training_state", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(tmp_path, *args, name="b"), progress=False)
+    monkeypatch.setattr(train_mod, "save_training_state", real_save)
+    with pytest.raises(ValueError, match="decays its learning rates over steps = 10"):
+        train(_config(tmp_path, *args, "--steps=12", name="b"), resume=True, progress=False)
+    train(_config(tmp_path, *args, name="b"), resume=True, progress=False)
+
+    ta, ma = load_checkpoint(tmp_path / "a" / "checkpoints" / "last.safetensors")
+    tb, mb = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.safetensors")
+    assert ma["step"] == mb["step"] == 2 * n
+    for k in ta:
+        assert torch.equal(ta[k], tb[k]), k
+    last = cfg.lr_d / (2 * n)  # the rate of the final step
+    assert [g["lr"] for g in ma["optimizers"]["opt_d"]["param_groups"]] == pytest.approx([last], rel=1e-12)
+    assert ma["optimizers"] == mb["optimizers"]
+
+
 def test_resume_refuses_changed_config_and_finished_runs(tmp_path):
     train(_config(tmp_path, "--steps=2", "--n_critic=1"), progress=False)
     with pytest.raises(ValueError, match="lr_d"):

@@ -32,6 +32,7 @@ __all__ = [
     "TrainConfig",
     "LOSSES",
     "OPTIMIZERS",
+    "LR_DECAYS",
     "DEVICES",
     "config_fields",
     "load_toml",
@@ -46,6 +47,8 @@ __all__ = [
 #: Objectives by name (functions in `ganlab.losses`): the critic loss, then the generator loss.
 LOSSES: tuple[str, ...] = ("minimax", "ns", "wasserstein", "fgan", "hinge")
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
+#: Learning-rate schedules: constant, or linear decay to 0 over `steps` (the WGAN-GP authors' CIFAR-10 scripts).
+LR_DECAYS: tuple[str, ...] = ("none", "linear")
 DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
 
 
@@ -77,6 +80,8 @@ class TrainConfig:
         spectral_norm: spectral normalization on every critic layer.
     Optimization:
         optimizer: "adam" | "rmsprop"; lr_g, lr_d; beta1, beta2 (Adam only).
+        lr_decay: "none" | "linear": both learning rates times ``1 - (t - 1) / steps`` at generator step
+            ``t`` (the WGAN-GP authors' CIFAR-10 schedule; ends at ``lr / steps``).
         ema: decay of an exponential moving average of the generator's weights (0 = off).
     Bookkeeping:
         log_every, eval_every, ckpt_every (generator steps; eval/ckpt 0 = only at the end),
@@ -115,6 +120,7 @@ class TrainConfig:
     lr_d: float = 1e-4
     beta1: float = 0.5
     beta2: float = 0.9
+    lr_decay: str = "none"
     ema: float = 0.0
     # bookkeeping
     log_every: int = 100
@@ -239,6 +245,7 @@ def _validate(c: TrainConfig) -> None:
     for name in ("beta1", "beta2"):
         v = getattr(c, name)
         _need(math.isfinite(v) and 0.0 <= v < 1.0, name, v, "a number in [0, 1)")
+    _need(c.lr_decay in LR_DECAYS, "lr_decay", c.lr_decay, f"one of {list(LR_DECAYS)}")
     _need(math.isfinite(c.ema) and 0.0 <= c.ema < 1.0, "ema", c.ema, "a decay in [0, 1) (0 = no EMA)")
     dev = c.device.split(":", 1)[0]
     _need(dev in DEVICES, "device", c.device, f"one of {list(DEVICES)} (optionally with an index, e.g. cuda:1)")

@@ -154,6 +154,22 @@ def _optimizer(config: TrainConfig, params: Any, lr: float) -> torch.optim.Optim
     return torch.optim.RMSprop(params, lr=lr, foreach=True)
 
 
+def lr_factor(config: TrainConfig, step: int) -> float:
+    """Learning-rate multiplier at generator step ``step`` (1-based): ``1`` or ``1 - (step - 1) / steps``.
+
+    Reference: Gulrajani et al. 2017, the authors' CIFAR-10 scripts (gan_cifar_resnet.py) decay both
+    learning rates linearly to 0 over the run, ``max(0, 1 - iteration / ITERS)`` with a 0-based iteration.
+    """
+    if config.lr_decay == "linear":
+        return max(0.0, 1.0 - (step - 1) / config.steps)
+    return 1.0
+
+
+def _set_lr_(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 @torch.no_grad()
 def ema_update_(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """theta_ema <- decay * theta_ema + (1 - decay) * theta for every parameter; buffers copied. In place.
@@ -330,6 +346,12 @@ def _check_resumable(saved: TrainConfig, config: TrainConfig) -> None:
         raise ValueError(
             f"cannot resume with a different config ({details}); only {sorted(RESUMABLE_FIELDS)} may change"
         )
+    if saved.lr_decay != "none" and saved.steps != config.steps:
+        raise ValueError(
+            f"cannot resume with steps {config.steps}: the run decays its learning rates over steps = {saved.steps} "
+            f"(lr_decay = {saved.lr_decay!r}), so a new length would change every later rate; resume with "
+            f"--steps {saved.steps}"
+        )
 
 
 def _write_figures(run_dir: Path, step: int, samples: Tensor, dataset: ToyDataset, critic: nn.Module,
@@ -449,6 +471,9 @@ def _train(config: TrainConfig, device: torch.device, world: _World, *, resume: 
         raise NonFiniteLossError(msg)
 
     for step in range(start + 1, config.steps + 1):
+        if config.lr_decay != "none":  # a pure function of the step, so a resumed run has the same rates
+            _set_lr_(opt_d, config.lr_d * lr_factor(config, step))
+            _set_lr_(opt_g, config.lr_g * lr_factor(config, step))
         # ---- critic phase: n_critic updates against a fixed generator. Its fakes for all n_critic
         # updates come from one forward (the generator does not change here), without a graph.
         real_all = dataset.sample(n_critic * m, generator=rngs["data"]).to(device)
