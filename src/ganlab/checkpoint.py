@@ -6,15 +6,14 @@ everything else (step, config, optimizer hyperparameters, wall time) as JSON in 
 header's metadata. Loading reads tensors and JSON only: no pickle, no `torch.load`, so opening a
 checkpoint from someone else cannot execute code.
 
-Atomicity: the bytes go to a temporary file in the same folder, are flushed and fsync'ed, and only
-then `os.replace`d over the old checkpoint (an atomic rename on POSIX and Windows). A crash at
-any moment leaves either the old checkpoint or the new one, never a torn file.
+Atomicity (`ganlab.files.atomic_write`): the bytes go to a temporary file in the same folder, are
+fsync'ed, and only then `os.replace`d over the old checkpoint (an atomic rename on POSIX and Windows).
+A crash at any moment leaves either the old checkpoint or the new one, never a torn file.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as _safetensors_bytes
 from torch import nn
+
+from ganlab.files import atomic_write
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -43,11 +44,9 @@ CHECKPOINT_FORMAT = "ganlab-checkpoint-v1"
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` and fsync it (the step a crash can interrupt)."""
+    """Write `data` to `path` (the step a crash can interrupt; `atomic_write` fsyncs and renames after it)."""
     with open(path, "wb") as fh:
         fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
@@ -58,25 +57,10 @@ def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: di
     `path`, if any, is left untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     flat = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
     header = {"format": CHECKPOINT_FORMAT, "meta": json.dumps(meta, sort_keys=True, allow_nan=True)}
     data = _safetensors_bytes(flat, metadata=header)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        _write_bytes(tmp, data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:  # pragma: no cover - directories cannot be fsync'ed on some platforms
-        pass
+    atomic_write(path, lambda tmp: _write_bytes(tmp, data))
     return path
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable
 
+from ganlab.files import atomic_write
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -337,14 +339,9 @@ def to_toml(config: TrainConfig) -> str:
 
 
 def save_toml(config: TrainConfig, path: str | Path) -> None:
-    """Write `to_toml(config)` to `path` atomically (temporary file, then rename)."""
-    import os
-
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(to_toml(config))
-    os.replace(tmp, p)
+    """Write `to_toml(config)` to `path` atomically (`ganlab.files.atomic_write`)."""
+    text = to_toml(config)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 # ----------------------------------------------------------------------------------------------

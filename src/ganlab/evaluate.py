@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from ganlab.data.images import ArraySource, ImageFolder, load_array_file, load_digits_split
+from ganlab.files import atomic_write
 from ganlab.metrics.features import EXTRACTOR_NAMES, FeatureExtractor, get_extractor
 
 __all__ = [
@@ -347,12 +348,11 @@ def save_stats(stats: SourceStats, path: str | os.PathLike, *, include_features:
 
     ``include_features`` also stores the kept feature subset (the cache does; ``--save-stats`` does
     not, so its files stay pytorch-fid compatible: ``mu`` and ``sigma`` are what that tool reads).
-    Written to a temporary name, then renamed.
+    Written atomically (`ganlab.files.atomic_write`).
     """
     p = Path(path)
     if p.suffix != ".npz":
         raise ValueError(f"statistics are written as .npz, got {str(p)!r}")
-    p.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, Any] = {
         "format": np.array(STATS_FORMAT),
         "mu": stats.mu,
@@ -364,10 +364,12 @@ def save_stats(stats: SourceStats, path: str | os.PathLike, *, include_features:
     }
     if include_features and stats.features is not None:
         arrays["features"] = stats.features
-    tmp = p.with_name(p.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, p)
-    return p
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to the temporary name
+            np.savez(fh, **arrays)
+
+    return atomic_write(p, write)
 
 
 def load_stats(path: str | os.PathLike) -> SourceStats:

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganlab.files import atomic_write
 from ganlab.metrics.inception import sha256_of_file
 
 __all__ = [
@@ -232,14 +233,15 @@ def save_classifier(model: SmallCNN, path: str | os.PathLike, *, info: dict | No
     p = Path(path)
     if p.suffix != ".safetensors":
         raise ValueError(f"classifier weights are written as .safetensors, got {str(p)!r}")
-    p.parent.mkdir(parents=True, exist_ok=True)
     # one metadata entry: safetensors writes several in hash order, which would change the file's SHA-256
     meta = {"ganlab_classifier_config": json.dumps(asdict(model.config), sort_keys=True)}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    tmp = p.with_name(p.name + ".tmp")
-    save_file(state, str(tmp), metadata=meta)
-    os.chmod(tmp, 0o644)  # safetensors creates files private to the user; weights are meant to be shared
-    os.replace(tmp, p)
+
+    def write(tmp: Path) -> None:
+        save_file(state, str(tmp), metadata=meta)
+        os.chmod(tmp, 0o644)  # safetensors creates files private to the user; weights are meant to be shared
+
+    atomic_write(p, write)
     record = dict(info or {})
     record["file"] = p.name
     record["sha256"] = sha256_of_file(p)
