@@ -151,6 +151,8 @@ def _mlp(
     activation: str | Callable[[], nn.Module],
     norm: str,
 ) -> nn.Sequential:
+    _positive_int("width", width)
+    _positive_int("depth", depth, minimum=0)
     layers: list[nn.Module] = []
     d = in_dim
     for _ in range(depth):
@@ -188,8 +190,6 @@ class MLPGenerator(nn.Module):
         super().__init__()
         self.latent_dim = _positive_int("latent_dim", latent_dim)
         self.out_dim = _positive_int("out_dim", out_dim)
-        _positive_int("width", width)
-        _positive_int("depth", depth, minimum=0)
         self.net = _mlp(self.latent_dim, self.out_dim, width, depth, activation, norm)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -226,8 +226,6 @@ class MLPCritic(nn.Module):
     ) -> None:
         super().__init__()
         self.in_dim = _positive_int("in_dim", in_dim)
-        _positive_int("width", width)
-        _positive_int("depth", depth, minimum=0)
         self.net = _mlp(self.in_dim, 1, width, depth, activation, norm)
 
     def forward(self, x: Tensor) -> Tensor:
