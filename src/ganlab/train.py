@@ -472,8 +472,9 @@ def _train(config: TrainConfig, device: torch.device, world: _World, *, resume: 
 
     for step in range(start + 1, config.steps + 1):
         if config.lr_decay != "none":  # a pure function of the step, so a resumed run has the same rates
-            _set_lr_(opt_d, config.lr_d * lr_factor(config, step))
-            _set_lr_(opt_g, config.lr_g * lr_factor(config, step))
+            factor = lr_factor(config, step)
+            _set_lr_(opt_d, config.lr_d * factor)
+            _set_lr_(opt_g, config.lr_g * factor)
         # ---- critic phase: n_critic updates against a fixed generator. Its fakes for all n_critic
         # updates come from one forward (the generator does not change here), without a graph.
         real_all = dataset.sample(n_critic * m, generator=rngs["data"]).to(device)
