@@ -1,0 +1,146 @@
+"""Grid tuning, round 2: one change at a time against the wgan-gp-toy grid setting (docs/TOY_SUITE.md).
+
+Each variant is one `ganlab train` process (1 torch thread) with every setting pinned on its command line,
+evaluated every `eval_every` steps so its high-quality trajectory is kept, and timed with the process's
+user CPU seconds. `--jobs N` runs N at once. Finished runs (a `summary.json` in their folder) are skipped.
+
+    python benchmarks/grid_tuning.py --jobs 2                     # all variants, then the JSON
+    python benchmarks/grid_tuning.py --only gw128-s0 gw128-s1     # some of them
+    python benchmarks/grid_tuning.py --collect                    # only rebuild the JSON from the run folders
+    python benchmarks/grid_tuning.py --rescore RUN_DIR ...        # high quality with / without the EMA,
+                                                                  # on three other batches of 2500 latents
+
+Output: benchmarks/results/toy_modes_grid_tuning.json, one record per run (resolved config, final metrics,
+trajectory, wall and CPU seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "results" / "toy_modes_grid_tuning.json"
+
+_G64 = "--g_width=64 --g_depth=3 --steps=18000"  # the `long` setting the round started from
+_G128 = "--g_width=128 --g_depth=3 --steps=20000"  # the `wide` setting
+_DEEP = "--g_width=128 --g_depth=4 --steps=18000"  # the `deep` setting (configs/toy/grid.toml)
+
+#: name -> (seed, eval_every, pinned overrides); the seed is also in the name.
+VARIANTS: dict[str, tuple[int, int, str]] = {
+    **{f"lat8-s{s}": (s, 3000, f"{_G64} --latent_dim=8") for s in (0, 1)},
+    **{f"lrlin-s{s}": (s, 3000, f"{_G64} --lr_decay=linear") for s in (0, 1)},
+    **{f"nc2-s{s}": (s, 3000, f"{_G64} --n_critic=2 --steps=36000") for s in (0, 1)},
+    **{f"gw128-s{s}": (s, 3000, "--g_width=128 --g_depth=3 --steps=18000") for s in (0, 1)},
+    **{f"gw256-s{s}": (s, 3000, "--g_width=256 --g_depth=3 --steps=18000") for s in (0, 1)},
+    **{f"gw128nc2-s{s}": (s, 3000, "--g_width=128 --g_depth=3 --n_critic=2 --steps=36000") for s in (0, 1)},
+    "w-gp10-s0": (0, 3000, f"{_G128} --gp_weight=10"),
+    **{f"w-ema999-s{s}": (s, 3000, f"{_G128} --ema=0.999") for s in (0, 3)},
+    **{f"w-lrlin-s{s}": (s, 3000, f"{_G128} --lr_decay=linear") for s in (0, 3)},
+    **{f"w-dw128-s{s}": (s, 3000, f"{_G128} --d_width=128 --steps=14000") for s in (0, 3)},
+    **{f"w-gd4-s{s}": (s, 3000, f"{_G128} --g_depth=4") for s in (0, 3)},
+    **{f"w-b512-s{s}": (s, 3000, f"{_G128} --batch_size=512 --steps=14000") for s in (0, 3)},
+    **{f"d-b512-s{s}": (s, 2500, f"{_DEEP} --batch_size=512 --steps=15000") for s in (1, 4)},
+    **{f"d-lrg5-s{s}": (s, 2500, f"{_DEEP} --lr_g=5e-4") for s in (1, 4)},
+    **{f"d-lrg2-s{s}": (s, 2500, f"{_DEEP} --lr_g=2e-3") for s in (1, 4)},
+    **{f"d-20k-s{s}": (s, 2500, f"{_DEEP} --steps=20000") for s in (1, 4)},
+}
+
+
+def command(name: str, run_dir: Path) -> list[str]:
+    seed, eval_every, overrides = VARIANTS[name]
+    return [sys.executable, "-m", "ganlab", "train", "--config", str(ROOT / "configs" / "toy" / "grid.toml"),
+            "--seed", str(seed), "--threads", "1", "--no-progress", f"--eval_every={eval_every}", "--ckpt_every=0",
+            "--log_every=1000", "--out", str(run_dir), *overrides.split()]
+
+
+def run(name: str, runs_dir: Path) -> None:
+    run_dir = runs_dir / name
+    if (run_dir / "summary.json").is_file():
+        return
+    if run_dir.exists():
+        raise SystemExit(f"{run_dir} holds an unfinished run: remove it first")
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    log = run_dir.with_name(name + ".log")
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(command(name, run_dir), stdout=fh, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, even when several run at once
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{name} failed; see {log}")
+    timing = {"wall_seconds": time.perf_counter() - t0, "user_cpu_seconds": usage.ru_utime}
+    (run_dir / "timing.json").write_text(json.dumps(timing) + "\n")
+    print(f"{name}: done", flush=True)
+
+
+def record(run_dir: Path) -> dict:
+    """One JSON record from a finished run folder (and its timing: timing.json, or a `<name>.time` beside it)."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    config = tomllib.loads((run_dir / "config.toml").read_text())
+    rows = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
+    timing_file, legacy = run_dir / "timing.json", run_dir.with_name(run_dir.name + ".time")
+    if timing_file.is_file():
+        timing = json.loads(timing_file.read_text())
+    elif legacy.is_file():  # `/usr/bin/time -f "%e wall %U user"`, as the first runs were timed
+        wall, _, user, _ = legacy.read_text().split()
+        timing = {"wall_seconds": float(wall), "user_cpu_seconds": float(user)}
+    else:
+        timing = {"wall_seconds": summary.get("wall_seconds"), "user_cpu_seconds": None}
+    return {
+        "name": run_dir.name, "overrides": VARIANTS.get(run_dir.name, (None, None, None))[2],
+        "seed": config["seed"], "steps": config["steps"],
+        **{k: summary[k] for k in ("modes", "high_quality", "reverse_kl", "w1")}, **timing,
+        "trajectory": [(r["step"], r["modes"], r["high_quality"], round(r["reverse_kl"], 4))
+                       for r in rows if "high_quality" in r],
+        "config": config,
+    }
+
+
+def rescore(run_dirs: list[str]) -> None:
+    import torch
+
+    from ganlab.data.toy import get_toy_dataset
+    from ganlab.metrics.modes import mode_metrics
+    from ganlab.sampling import sample_from_run
+
+    torch.set_num_threads(1)
+    dataset = get_toy_dataset("grid")
+    for run_dir in run_dirs:
+        cells = [f"{'ema' if ema else 'raw'} latents {seed}: "
+                 f"{100 * mode_metrics(sample_from_run(run_dir, 2500, seed=seed, ema=ema), dataset).high_quality:.1f}"
+                 for ema in (True, False) for seed in (0, 1, 2)]
+        print(Path(run_dir).name, "; ".join(cells))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", nargs="+", choices=sorted(VARIANTS), help="run these variants (default: all)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once (one process, one thread each)")
+    p.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "grid_tuning")
+    p.add_argument("--collect", action="store_true", help="no training: rebuild the JSON from --runs-dir")
+    p.add_argument("--rescore", nargs="+", metavar="RUN_DIR", help="no training: EMA vs raw high quality")
+    args = p.parse_args()
+    if args.rescore:
+        rescore(args.rescore)
+        return
+    if not args.collect:
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            list(pool.map(lambda n: run(n, args.runs_dir), args.only or list(VARIANTS)))
+    records = [record(args.runs_dir / n) for n in VARIANTS if (args.runs_dir / n / "summary.json").is_file()]
+    OUT.write_text(json.dumps(records, indent=1) + "\n")
+    for r in records:
+        cpu = "?" if r["user_cpu_seconds"] is None else f"{r['user_cpu_seconds']:.0f}"
+        print(f"{r['name']:12s} modes {r['modes']:2d}  high quality {100 * r['high_quality']:5.1f} %  "
+              f"rKL {r['reverse_kl']:.4f}  CPU s {cpu}")
+    print(f"wrote {OUT.relative_to(ROOT)} ({len(records)} runs)")
+
+
+if __name__ == "__main__":
+    main()
