@@ -60,6 +60,15 @@ def test_missing_source_exits_2_with_message(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+def test_a_source_that_is_not_an_npz_exits_2_naming_it(tmp_path, capsys):
+    fake = tmp_path / "stats.npz"
+    fake.write_text("mu,sigma\n")  # numpy alone would call this "pickled (object) data"
+    assert main(["eval", str(fake), "digits:test", "--no-progress", "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganlab eval: error:") and "stats.npz" in err and "must be an .npz archive" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_mismatched_dims_exit_2(tmp_path, capsys):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "a.npz", features=rng.standard_normal((20, 2)))

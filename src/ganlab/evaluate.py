@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from ganlab.data.images import ArraySource, ImageFolder, load_array_file, load_digits_split
-from ganlab.files import atomic_write
+from ganlab.files import atomic_write, open_npz
 from ganlab.metrics.features import EXTRACTOR_NAMES, FeatureExtractor, get_extractor
 
 __all__ = [
@@ -172,7 +172,7 @@ def open_source(spec: str, *, num_samples: int | None = None, seed: int = 0) -> 
         return Source(spec, "images", n, data=folder, fingerprint=_folder_fingerprint(folder),
                       info={"source": f"image folder {p}", "files": len(folder), "size": list(folder.shape)})
     if p.suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
+        with open_npz(p, "array file") as z:
             is_stats = "mu" in z.files and "sigma" in z.files
         if is_stats:
             stats = load_stats(p)
@@ -375,9 +375,7 @@ def save_stats(stats: SourceStats, path: str | os.PathLike, *, include_features:
 def load_stats(path: str | os.PathLike) -> SourceStats:
     """Read a statistics ``.npz`` (ganlab's, or pytorch-fid's with only mu and sigma)."""
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"statistics file {str(p)!r} does not exist")
-    with np.load(p, allow_pickle=False) as z:
+    with open_npz(p, "statistics file") as z:
         if "mu" not in z.files or "sigma" not in z.files:
             raise ValueError(f"{str(p)!r} is not a statistics file: it needs arrays 'mu' and 'sigma', has {z.files}")
         mu = np.asarray(z["mu"], dtype=np.float64)

@@ -1,17 +1,31 @@
-"""All-or-nothing file writes: every file ganlab writes for later use (checkpoints, configs, statistics, weights).
+"""Files ganlab writes for later use and the array files users give it.
 
 ``atomic_write(path, write)`` lets ``write`` fill a temporary file in the same folder, fsyncs it, and only
 then ``os.replace``s it over ``path`` (an atomic rename on POSIX and Windows), so a crash at any moment
-leaves either the old file or the new one, never a torn file.
+leaves either the old file or the new one, never a torn file (checkpoints, configs, statistics, weights).
+
+``open_npz(path, what)`` and ``load_npy(path, what)`` read numpy files without ever unpickling, and turn a
+missing, truncated or wrongly formatted file into one error that names the file and what was expected
+(numpy itself reports any non-numpy file as "contains pickled (object) data").
 """
 
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["atomic_write"]
+import numpy as np
+
+__all__ = ["atomic_write", "load_npy", "open_npz"]
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive with members / an empty one
+_NPY_MAGIC = b"\x93NUMPY"
+_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError)  # what numpy lets through from a torn archive
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -45,3 +59,41 @@ def _fsync(path: Path, flags: int) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _check_readable(path: str | os.PathLike, what: str, magics: tuple[bytes, ...], kind: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{what} {str(p)!r} does not exist")
+    with open(p, "rb") as fh:
+        head = fh.read(6)
+    if not any(head.startswith(m) for m in magics):
+        found = "a .npy array" if head.startswith(_NPY_MAGIC) else "an .npz archive" if head[:2] == b"PK" else (
+            "an empty file" if not head else f"a file starting with {head!r}")
+        raise ValueError(f"{what} {str(p)!r} must be {kind}, got {found}")
+    return p
+
+
+@contextmanager
+def open_npz(path: str | os.PathLike, what: str = "array file") -> Iterator[np.lib.npyio.NpzFile]:
+    """``with open_npz(path, what) as z:``: numpy's ``NpzFile`` of ``path``, opened with ``allow_pickle=False``.
+
+    Raises FileNotFoundError ("<what> '<path>' does not exist") or ValueError naming the file when it is not
+    a zip archive (a ``.npy``, a text file, an empty file) or when the archive or a member read inside the
+    block is truncated or corrupt.
+    """
+    p = _check_readable(path, what, _ZIP_MAGIC, "an .npz archive (numpy.savez)")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            yield z
+    except _CORRUPT as exc:
+        raise ValueError(f"{what} {str(p)!r} is a damaged .npz archive: {exc}") from exc
+
+
+def load_npy(path: str | os.PathLike, what: str = "array file", *, mmap: bool = True) -> np.ndarray:
+    """The array of a ``.npy`` file (memory-mapped by default), never unpickled; errors as ``open_npz``."""
+    p = _check_readable(path, what, (_NPY_MAGIC,), "a .npy array (numpy.save)")
+    try:
+        return np.load(p, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except ValueError as exc:  # header fine but data short, or an object array
+        raise ValueError(f"{what} {str(p)!r} cannot be read as a .npy array: {exc}") from exc

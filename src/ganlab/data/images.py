@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganlab.files import load_npy, open_npz
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "DIGITS_TEST_FRACTION",
@@ -295,10 +297,10 @@ def load_array_file(path: str | os.PathLike, *, key: str | None = None) -> tuple
     if not p.is_file():
         raise FileNotFoundError(f"array file {str(p)!r} does not exist")
     if p.suffix == ".npy":
-        return np.load(p, mmap_mode="r", allow_pickle=False), "npy"
+        return load_npy(p, "array file"), "npy"
     if p.suffix != ".npz":
         raise ValueError(f"{str(p)!r}: expected a .npz or .npy file")
-    with np.load(p, allow_pickle=False) as z:
+    with open_npz(p, "array file") as z:
         names = list(z.files)
         if key is None:
             key = next((k for k in _ARRAY_KEYS if k in names), names[0] if len(names) == 1 else None)
@@ -315,9 +317,7 @@ def load_labelled_npz(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tens
     Returns (images float32 (N, 1, H, W) in [0, 1], labels int64 (N,) in 0..C-1).
     """
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"labelled data file {str(p)!r} does not exist")
-    with np.load(p, allow_pickle=False) as z:
+    with open_npz(p, "labelled data file") as z:
         if "x" not in z.files or "y" not in z.files:
             raise ValueError(f"{str(p)!r} must hold arrays 'x' (images) and 'y' (labels); it holds {z.files}")
         x, y = z["x"], z["y"]
