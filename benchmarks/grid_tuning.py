@@ -1,4 +1,4 @@
-"""Grid tuning, round 2: one change at a time against the wgan-gp-toy grid setting (docs/TOY_SUITE.md).
+"""Grid tuning, rounds 2 and 3: one change at a time against the wgan-gp-toy grid setting (docs/TOY_SUITE.md).
 
 Each variant is one `ganlab train` process (1 torch thread) with every setting pinned on its command line,
 evaluated every `eval_every` steps so its high-quality trajectory is kept, and timed with the process's
@@ -11,7 +11,7 @@ user CPU seconds. `--jobs N` runs N at once. Finished runs (a `summary.json` in 
                                                                   # on three other batches of 2500 latents
 
 Output: benchmarks/results/toy_modes_grid_tuning.json, one record per run (resolved config, final metrics,
-trajectory, wall and CPU seconds).
+trajectory, wall and CPU seconds); runs finished in --runs-dir replace their record, the others are kept.
 """
 
 from __future__ import annotations
@@ -29,18 +29,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "toy_modes_grid_tuning.json"
 
-_G64 = "--g_width=64 --g_depth=3 --steps=18000"  # the `long` setting the round started from
-_G128 = "--g_width=128 --g_depth=3 --steps=20000"  # the `wide` setting
-_DEEP = "--g_width=128 --g_depth=4 --steps=18000"  # the `deep` setting (configs/toy/grid.toml)
+# Rounds 2 and 3 ran with the toy script's lambda = 0.1 and batch 256; configs/toy/grid.toml now holds round 3's
+# lambda = 1, so every base pins both (a later flag wins: `--gp_weight=1` after it is a round-3 change).
+_GP = "--gp_weight=0.1 --batch_size=256"
+_G64 = f"--g_width=64 --g_depth=3 --steps=18000 {_GP}"  # the `long` setting round 2 started from
+_G128 = f"--g_width=128 --g_depth=3 --steps=20000 {_GP}"  # the `wide` setting
+_DEEP = f"--g_width=128 --g_depth=4 --steps=18000 {_GP}"  # the `deep` setting (round 3's base)
 
 #: name -> (seed, eval_every, pinned overrides); the seed is also in the name.
 VARIANTS: dict[str, tuple[int, int, str]] = {
     **{f"lat8-s{s}": (s, 3000, f"{_G64} --latent_dim=8") for s in (0, 1)},
     **{f"lrlin-s{s}": (s, 3000, f"{_G64} --lr_decay=linear") for s in (0, 1)},
     **{f"nc2-s{s}": (s, 3000, f"{_G64} --n_critic=2 --steps=36000") for s in (0, 1)},
-    **{f"gw128-s{s}": (s, 3000, "--g_width=128 --g_depth=3 --steps=18000") for s in (0, 1)},
-    **{f"gw256-s{s}": (s, 3000, "--g_width=256 --g_depth=3 --steps=18000") for s in (0, 1)},
-    **{f"gw128nc2-s{s}": (s, 3000, "--g_width=128 --g_depth=3 --n_critic=2 --steps=36000") for s in (0, 1)},
+    **{f"gw128-s{s}": (s, 3000, f"--g_width=128 --g_depth=3 --steps=18000 {_GP}") for s in (0, 1)},
+    **{f"gw256-s{s}": (s, 3000, f"--g_width=256 --g_depth=3 --steps=18000 {_GP}") for s in (0, 1)},
+    **{f"gw128nc2-s{s}": (s, 3000, f"--g_width=128 --g_depth=3 --n_critic=2 --steps=36000 {_GP}") for s in (0, 1)},
     "w-gp10-s0": (0, 3000, f"{_G128} --gp_weight=10"),
     **{f"w-ema999-s{s}": (s, 3000, f"{_G128} --ema=0.999") for s in (0, 3)},
     **{f"w-lrlin-s{s}": (s, 3000, f"{_G128} --lr_decay=linear") for s in (0, 3)},
@@ -51,6 +54,16 @@ VARIANTS: dict[str, tuple[int, int, str]] = {
     **{f"d-lrg5-s{s}": (s, 2500, f"{_DEEP} --lr_g=5e-4") for s in (1, 4)},
     **{f"d-lrg2-s{s}": (s, 2500, f"{_DEEP} --lr_g=2e-3") for s in (1, 4)},
     **{f"d-20k-s{s}": (s, 2500, f"{_DEEP} --steps=20000") for s in (1, 4)},
+    # round 3: on the deep setting's two weakest seeds
+    **{f"d-gd5-s{s}": (s, 2500, f"{_DEEP} --g_depth=5") for s in (1, 4)},
+    **{f"d-gp1-s{s}": (s, 2500, f"{_DEEP} --gp_weight=1") for s in (1, 4)},
+    **{f"d-gp003-s{s}": (s, 2500, f"{_DEEP} --gp_weight=0.03") for s in (1, 4)},
+    **{f"d-leaky-s{s}": (s, 2500, f"{_DEEP} --activation=leaky_relu") for s in (1, 4)},
+    # round 3, after the 5-seed `gp1` sweep (lambda = 1): larger lambdas on its two weakest seeds
+    **{f"d-gp2-s{s}": (s, 2500, f"{_DEEP} --gp_weight=2") for s in (2, 3)},
+    **{f"d-gp3-s{s}": (s, 2500, f"{_DEEP} --gp_weight=3") for s in (2, 3)},
+    **{f"d-gp1-20k-s{s}": (s, 2500, f"{_DEEP} --gp_weight=1 --steps=20000") for s in (2, 3)},
+    **{f"d-gp1-b512-s{s}": (s, 2500, f"{_DEEP} --gp_weight=1 --batch_size=512 --steps=15000") for s in (2, 3)},
 }
 
 
@@ -124,7 +137,7 @@ def main() -> None:
     p.add_argument("--only", nargs="+", choices=sorted(VARIANTS), help="run these variants (default: all)")
     p.add_argument("--jobs", type=int, default=1, help="runs at once (one process, one thread each)")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "grid_tuning")
-    p.add_argument("--collect", action="store_true", help="no training: rebuild the JSON from --runs-dir")
+    p.add_argument("--collect", action="store_true", help="no training: update the JSON from --runs-dir")
     p.add_argument("--rescore", nargs="+", metavar="RUN_DIR", help="no training: EMA vs raw high quality")
     args = p.parse_args()
     if args.rescore:
@@ -133,7 +146,10 @@ def main() -> None:
     if not args.collect:
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             list(pool.map(lambda n: run(n, args.runs_dir), args.only or list(VARIANTS)))
-    records = [record(args.runs_dir / n) for n in VARIANTS if (args.runs_dir / n / "summary.json").is_file()]
+    # Runs finished in --runs-dir replace their saved record; saved records of runs not on disk are kept.
+    saved = {r["name"]: r for r in json.loads(OUT.read_text())} if OUT.is_file() else {}
+    saved.update({n: record(args.runs_dir / n) for n in VARIANTS if (args.runs_dir / n / "summary.json").is_file()})
+    records = [saved[n] for n in VARIANTS if n in saved]
     OUT.write_text(json.dumps(records, indent=1) + "\n")
     for r in records:
         cpu = "?" if r["user_cpu_seconds"] is None else f"{r['user_cpu_seconds']:.0f}"

@@ -190,7 +190,8 @@ def _ms(xs: list[float], fmt: str) -> str:
 
 def _setting(row: dict[str, Any]) -> str:
     c = row["config"]
-    return (f"{c['g_width']}x{c['g_depth']} / {c['d_width']}x{c['d_depth']}, m {c['batch_size']}, "
+    penalty = f", λ {c['gp_weight']:g}" if c.get("gp_weight", 0) > 0 else ""
+    return (f"{c['g_width']}x{c['g_depth']} / {c['d_width']}x{c['d_depth']}, m {c['batch_size']}{penalty}, "
             f"{c['steps']} steps")
 
 
