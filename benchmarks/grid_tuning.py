@@ -64,6 +64,8 @@ VARIANTS: dict[str, tuple[int, int, str]] = {
     **{f"d-gp3-s{s}": (s, 2500, f"{_DEEP} --gp_weight=3") for s in (2, 3)},
     **{f"d-gp1-20k-s{s}": (s, 2500, f"{_DEEP} --gp_weight=1 --steps=20000") for s in (2, 3)},
     **{f"d-gp1-b512-s{s}": (s, 2500, f"{_DEEP} --gp_weight=1 --batch_size=512 --steps=15000") for s in (2, 3)},
+    **{f"d-gp05-s{s}": (s, 2500, f"{_DEEP} --gp_weight=0.5") for s in (2, 3)},
+    **{f"d-gp15-s{s}": (s, 2500, f"{_DEEP} --gp_weight=1.5") for s in (2, 3)},
 }
 
 
