@@ -66,6 +66,8 @@ VARIANTS: dict[str, tuple[int, int, str]] = {
     **{f"d-gp1-b512-s{s}": (s, 2500, f"{_DEEP} --gp_weight=1 --batch_size=512 --steps=15000") for s in (2, 3)},
     **{f"d-gp05-s{s}": (s, 2500, f"{_DEEP} --gp_weight=0.5") for s in (2, 3)},
     **{f"d-gp15-s{s}": (s, 2500, f"{_DEEP} --gp_weight=1.5") for s in (2, 3)},
+    **{f"d-gp1-b0-s{s}": (s, 2500, f"{_DEEP} --gp_weight=1 --beta1=0") for s in (2, 3)},
+    **{f"d-gp1-ema998-s{s}": (s, 2500, f"{_DEEP} --gp_weight=1 --ema=0.998") for s in (2, 3)},
 }
 
 
