@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from ganlab.files import atomic_write
+
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
 HEADER = "# ganlab benchmarks\n\nEvery number here is written by the script named in its section; rerun it to reproduce.\n"
 
@@ -29,7 +31,4 @@ def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
         text = head + block + tail
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(text))

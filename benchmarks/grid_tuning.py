@@ -26,6 +26,8 @@ import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ganlab.files import atomic_write
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "toy_modes_grid_tuning.json"
 
@@ -98,17 +100,14 @@ def run(name: str, runs_dir: Path) -> None:
 
 
 def record(run_dir: Path) -> dict:
-    """One JSON record from a finished run folder (and its timing: timing.json, or a `<name>.time` beside it)."""
+    """One JSON record from a finished run folder and its timing.json (written by `run`)."""
     summary = json.loads((run_dir / "summary.json").read_text())
     config = tomllib.loads((run_dir / "config.toml").read_text())
     rows = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
-    timing_file, legacy = run_dir / "timing.json", run_dir.with_name(run_dir.name + ".time")
+    timing_file = run_dir / "timing.json"
     if timing_file.is_file():
         timing = json.loads(timing_file.read_text())
-    elif legacy.is_file():  # `/usr/bin/time -f "%e wall %U user"`, as the first runs were timed
-        wall, _, user, _ = legacy.read_text().split()
-        timing = {"wall_seconds": float(wall), "user_cpu_seconds": float(user)}
-    else:
+    else:  # finished but stopped before `run` could time it
         timing = {"wall_seconds": summary.get("wall_seconds"), "user_cpu_seconds": None}
     return {
         "name": run_dir.name, "overrides": VARIANTS.get(run_dir.name, (None, None, None))[2],
@@ -154,7 +153,8 @@ def main() -> None:
     saved = {r["name"]: r for r in json.loads(OUT.read_text())} if OUT.is_file() else {}
     saved.update({n: record(args.runs_dir / n) for n in VARIANTS if (args.runs_dir / n / "summary.json").is_file()})
     records = [saved[n] for n in VARIANTS if n in saved]
-    OUT.write_text(json.dumps(records, indent=1) + "\n")
+    text = json.dumps(records, indent=1) + "\n"
+    atomic_write(OUT, lambda tmp: tmp.write_text(text))
     for r in records:
         cpu = "?" if r["user_cpu_seconds"] is None else f"{r['user_cpu_seconds']:.0f}"
         print(f"{r['name']:12s} modes {r['modes']:2d}  high quality {100 * r['high_quality']:5.1f} %  "
