@@ -9,6 +9,8 @@ user CPU seconds. `--jobs N` runs N at once. Finished runs (a `summary.json` in 
     python benchmarks/grid_tuning.py --collect                    # only rebuild the JSON from the run folders
     python benchmarks/grid_tuning.py --rescore RUN_DIR ...        # high quality with / without the EMA,
                                                                   # on three other batches of 2500 latents
+    python benchmarks/grid_tuning.py --diagnose RUN_DIR ...       # where the low-quality samples lie
+                                                                  # (ganlab.metrics.modes.low_quality_profile)
 
 Output: benchmarks/results/toy_modes_grid_tuning.json, one record per run (resolved config, final metrics,
 trajectory, wall and CPU seconds); runs finished in --runs-dir replace their record, the others are kept.
@@ -135,6 +137,29 @@ def rescore(run_dirs: list[str]) -> None:
         print(Path(run_dir).name, "; ".join(cells))
 
 
+def diagnose(run_dirs: list[str], n: int = 20_000) -> None:
+    """High quality, the low-quality bands, the largest bridges and the spread of n samples of each run,
+    with and without the EMA (latent seed 123, not the run's evaluation latents)."""
+    import torch
+
+    from ganlab.data.toy import get_toy_dataset
+    from ganlab.metrics.modes import low_quality_profile, mode_metrics, spread_of_real_data
+    from ganlab.sampling import sample_from_run
+
+    torch.set_num_threads(1)
+    dataset = get_toy_dataset("grid")
+    print(f"real data: high quality 98.89 %, spread {spread_of_real_data(2):.3f}")
+    for run_dir in run_dirs:
+        for ema in (True, False):
+            x = sample_from_run(run_dir, n, seed=123, ema=ema)
+            hq = mode_metrics(x, dataset, compute_w1=False).high_quality
+            p = low_quality_profile(x, dataset)
+            top = ", ".join(f"{a}-{b} {100 * f:.2f}" for (a, b), f in p.bridges[:4])
+            print(f"{Path(run_dir).name} {'ema' if ema else 'raw'}: high quality {100 * hq:.2f} %, "
+                  f"3-4 std {100 * p.near:.2f} %, 4-6 std {100 * p.mid:.2f} %, >= 6 std {100 * p.far:.2f} % "
+                  f"on {len(p.bridges)} mode pairs (largest: {top}); spread {p.spread:.3f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", nargs="+", choices=sorted(VARIANTS), help="run these variants (default: all)")
@@ -142,7 +167,11 @@ def main() -> None:
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "grid_tuning")
     p.add_argument("--collect", action="store_true", help="no training: update the JSON from --runs-dir")
     p.add_argument("--rescore", nargs="+", metavar="RUN_DIR", help="no training: EMA vs raw high quality")
+    p.add_argument("--diagnose", nargs="+", metavar="RUN_DIR", help="no training: where the low-quality samples lie")
     args = p.parse_args()
+    if args.diagnose:
+        diagnose(args.diagnose)
+        return
     if args.rescore:
         rescore(args.rescore)
         return

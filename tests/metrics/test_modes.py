@@ -23,9 +23,11 @@ from ganlab.metrics.modes import (
     ModeMetrics,
     assign_modes,
     high_quality_ceiling,
+    low_quality_profile,
     mode_counts,
     mode_metrics,
     reverse_kl_to_uniform,
+    spread_of_real_data,
     standardized_distances,
     w1_to_data,
 )
@@ -297,3 +299,56 @@ def test_numpy_and_float32_inputs_give_the_same_counts():
     assert a.counts == b.counts == c.counts
     assert a.high_quality == b.high_quality == c.high_quality
     assert math.isnan(a.w1)
+
+
+# ----------------------------------------------------------------------------- low-quality profile
+
+
+def test_low_quality_profile_hand_made_grid_case():
+    """Grid, std 0.05; mode 5 i + j sits at (-4 + 2 i, -4 + 2 j): 12 at (0, 0), 13 at (0, 2), 17 at (2, 0),
+    18 at (2, 2). By hand:
+    (0, 0)          0 std from mode 12                     -> high quality
+    (0.03, 0.04)    1 std                                  -> high quality
+    (0.175, 0)      3.5 std                                -> near (3 <= d < 4)
+    (0, -0.25)      5 std                                  -> mid (4 <= d < 6)
+    (1, 0)          20 std from modes 12 and 17            -> far, bridge (12, 17)
+    (1, 2)          20 std from modes 13 and 18            -> far, bridge (13, 18)
+    (0.9, 2.1)      18.1 std from 13, 22.1 from 18         -> far, bridge (13, 18)
+    (0, 0.5)        10 std from 12, then 30 from 13        -> far, bridge (12, 13)
+    fractions of 8: near 1/8, mid 1/8, far 4/8; bridges (13, 18) 2/8, then (12, 13) and (12, 17) 1/8;
+    spread = sqrt((0^2 + 1^2) / 2 / 2) = 0.5.
+    """
+    ds = get_toy_dataset("grid")
+    for k, mu in ((12, (0, 0)), (13, (0, 2)), (17, (2, 0)), (18, (2, 2))):
+        assert tuple(ds.modes[k]) == mu
+    x = torch.tensor([[0, 0], [0.03, 0.04], [0.175, 0], [0, -0.25], [1, 0], [1, 2], [0.9, 2.1], [0, 0.5]],
+                     dtype=torch.float64)
+    p = low_quality_profile(x, ds)
+    assert (p.near, p.mid, p.far) == (1 / 8, 1 / 8, 4 / 8)
+    assert p.bridges == (((13, 18), 2 / 8), ((12, 13), 1 / 8), ((12, 17), 1 / 8))
+    np.testing.assert_allclose(p.spread, 0.5, rtol=0, atol=1e-12)
+    # with the bands, high quality adds up to 1
+    np.testing.assert_allclose(mode_metrics(x, ds, compute_w1=False).high_quality + p.near + p.mid + p.far, 1.0)
+
+
+def test_spread_of_real_data_closed_form_and_sample():
+    """2-D: E[chi2_2 | chi2_2 < 9] = 2 - 9 e^-4.5 / (1 - e^-4.5) (chi2_2 is exponential with mean 2)."""
+    expected = math.sqrt((2 - 9 * math.exp(-4.5) / (1 - math.exp(-4.5))) / 2)
+    np.testing.assert_allclose(spread_of_real_data(2), expected, rtol=1e-14)
+    # 1-D: E[Z^2 | |Z| < 3] = 1 - 2 * 3 phi(3) / (2 Phi(3) - 1)
+    phi3 = math.exp(-4.5) / math.sqrt(2 * math.pi)
+    np.testing.assert_allclose(spread_of_real_data(1), math.sqrt(1 - 6 * phi3 / math.erf(3 / math.sqrt(2))), rtol=1e-14)
+    ds = get_toy_dataset("grid")
+    x = ds.sample(100_000, generator=_gen(5), dtype=torch.float64)
+    p = low_quality_profile(x, ds)
+    np.testing.assert_allclose(p.spread, expected, rtol=0, atol=0.005)
+    # the real data's halo: P(3 <= r < 4) = e^-4.5 - e^-8 for r^2 ~ chi2_2; modes 40 stds apart: no far mass
+    np.testing.assert_allclose(p.near, math.exp(-4.5) - math.exp(-8), rtol=0, atol=5 * math.sqrt(0.0108 / 1e5))
+    assert p.far == 0.0 and p.bridges == ()
+
+
+def test_low_quality_profile_refuses_datasets_without_modes_and_bad_thresholds():
+    with pytest.raises(ValueError, match="with modes"):
+        low_quality_profile(torch.zeros(3, 2), get_toy_dataset("swissroll"))
+    with pytest.raises(ValueError, match=r"\(0, 4\)"):
+        low_quality_profile(torch.zeros(3, 2), get_toy_dataset("grid"), threshold=4.5)
