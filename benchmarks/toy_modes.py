@@ -13,6 +13,8 @@ Each run trains one recipe with `ganlab.train.train` in its own process (torch t
 config are saved as one JSON file under `benchmarks/results/toy_modes/<tag>/`, so the markdown
 table of docs/BENCHMARKS.md (section `toy_modes`) can be rebuilt without training
 (`--from-results`). Runs whose JSON already exists are skipped, so an interrupted sweep resumes.
+Each finished ring / grid run is also scored on 20 000 held-out latents (`fresh` in its JSON), which
+neither its evaluation nor any tuning saw.
 
     # screening: every recipe, small nets, fixed short budget
     python benchmarks/toy_modes.py --tag screen --steps 1500 --width 128 --seeds 0 1 2 3 4 --jobs 2
@@ -20,6 +22,8 @@ table of docs/BENCHMARKS.md (section `toy_modes`) can be rebuilt without trainin
     python benchmarks/toy_modes.py --tag best --config configs/toy/ring.toml --data ring --seeds 0 1 2 3 4
     # rebuild the markdown from the saved JSON and write it
     python benchmarks/toy_modes.py --from-results --write
+    # held-out scores (20 000 latents) for saved runs whose folders were kept with --runs-dir DIR
+    python benchmarks/toy_modes.py --add-fresh DIR
     # seconds-long smoke run (2 recipes, 1 seed, 30 steps)
     python benchmarks/toy_modes.py --quick
 """
@@ -38,6 +42,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
+
+from ganlab.files import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "toy_modes"
@@ -67,6 +73,10 @@ PUBLISHED: dict[str, list[tuple[str, str, float, float, float | None]]] = {
 }
 #: High-quality fraction of real data under the 3-sigma rule in 2-D: 1 - exp(-9/2).
 REAL_CEILING = 1.0 - math.exp(-4.5)
+#: Held-out scoring: the final generator on FRESH_N latents drawn with FRESH_SEED, which no run evaluates
+#: or is tuned on (the 2500-latent evaluation batch of the protocol also chose the tuned settings).
+FRESH_N, FRESH_SEED = 20_000, 123
+FRESH_COLUMN = "high quality %, " + f"{FRESH_N:,}".replace(",", " ") + " held-out latents"
 
 
 def all_recipes() -> list[str]:
@@ -82,6 +92,19 @@ def all_recipes() -> list[str]:
 
 def _result_path(tag: str, recipe: str, data: str, seed: int, results: Path) -> Path:
     return results / tag / f"{recipe}__{data}__s{seed}.json"
+
+
+def score_fresh(run_dir: str | Path) -> dict[str, Any]:
+    """Mode metrics (no W1) of a finished run's final generator (EMA when it has one) on FRESH_N held-out latents."""
+    from ganlab.data.toy import get_toy_dataset
+    from ganlab.metrics.modes import mode_metrics
+    from ganlab.sampling import load_generator, sample_from_run
+
+    _, config = load_generator(run_dir)
+    dataset = get_toy_dataset(config.data, **config.data_params)
+    m = mode_metrics(sample_from_run(run_dir, FRESH_N, seed=FRESH_SEED), dataset, compute_w1=False)
+    return {"n": FRESH_N, "seed": FRESH_SEED, "modes": m.modes, "high_quality": m.high_quality,
+            "reverse_kl": m.reverse_kl}
 
 
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +133,32 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     row["cpu_seconds"] = time.process_time()
     row["load_after"] = os.getloadavg()[0]
     row["torch_threads"] = torch.get_num_threads()
+    if row["status"] == "ok" and config.data in ("ring", "grid"):
+        row["fresh"] = score_fresh(config.run_dir)  # after the timing: not part of a run's cost
     return row
+
+
+def add_fresh(runs_dir: Path, results: Path) -> int:
+    """Give saved rows without a `fresh` score one, from their run folders under `runs_dir/<tag>/` (kept by
+    --runs-dir). Returns how many rows were updated."""
+    updated = 0
+    for path in sorted(results.glob("*/*.json")):
+        row = json.loads(path.read_text())
+        if "fresh" in row or row["status"] != "ok":
+            continue
+        found = sorted((runs_dir / row["tag"]).glob(f"{row['name']}-{row['data']}-s{row['seed']}-*"))
+        if len(found) != 1:
+            continue
+        from ganlab.sampling import load_generator
+
+        folder_config = load_generator(found[0])[1].to_dict()
+        if {k: v for k, v in folder_config.items() if k != "out"} != {k: v for k, v in row["config"].items() if k != "out"}:
+            raise ValueError(f"{found[0]} holds a run with another config than {path}")
+        row["fresh"] = score_fresh(found[0])
+        text = json.dumps(row, indent=1, allow_nan=True) + "\n"
+        atomic_write(path, lambda tmp: tmp.write_text(text))
+        updated += 1
+    return updated
 
 
 def build_jobs(args: argparse.Namespace, runs_dir: Path) -> list[dict[str, Any]]:
@@ -159,7 +207,8 @@ def run_jobs(jobs: list[dict[str, Any]], n_jobs: int) -> None:
             row["jobs"] = n_jobs
             path = Path(job["result"])
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(row, indent=1, allow_nan=True) + "\n")
+            text = json.dumps(row, indent=1, allow_nan=True) + "\n"
+            atomic_write(path, lambda tmp, text=text: tmp.write_text(text))
             done += 1
             s = row.get("summary", {})
             print(f"[{done}/{len(jobs)}] {job['name']} {job['data']} s{job['seed']}: {row['status']} "
@@ -212,6 +261,7 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "tag": tag, "name": name, "data": data, "n": len(rs), "n_ok": len(ok),
             "seeds": sorted(r["seed"] for r in rs),
             "modes": [x["modes"] for x in s], "hq": [100 * x["high_quality"] for x in s],
+            "hq_fresh": [100 * r["fresh"]["high_quality"] for r in ok if "fresh" in r],
             "rkl": [x["reverse_kl"] for x in s], "w1": [x["w1"] for x in s],
             "wall": [x["wall_seconds"] for x in s], "cpu": [r["cpu_seconds"] for r in ok],
             "all_modes": sum(1 for x in s if x["modes"] == x["num_modes"]), "K": k,
@@ -222,14 +272,21 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table(lines: list[dict[str, Any]], data: str) -> str:
-    head = ("| recipe | runs (ok / seeds) | modes | all modes | high quality % | reverse KL | W1 | wall s / run | "
-            "CPU s / run | settings |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    lines = [a for a in lines if a["data"] == data]
+    fresh = any(a["hq_fresh"] for a in lines)  # the column appears where some run has a held-out score
+    head = ("| recipe | runs (ok / seeds) | modes | all modes | high quality % | "
+            + (f"{FRESH_COLUMN} | " if fresh else "")
+            + "reverse KL | W1 | wall s / run | CPU s / run | settings |\n| --- | --- | ---: | ---: | ---: | "
+            + ("---: | " if fresh else "") + "---: | ---: | ---: | ---: | --- |")
     body = []
     for a in lines:
-        if a["data"] != data:
-            continue
+        held_out = ""
+        if fresh:
+            n_fresh = len(a["hq_fresh"])
+            held_out = ("– | " if not n_fresh else f"{_ms(a['hq_fresh'], '.1f')} | " if n_fresh == a["n_ok"]
+                        else f"{_ms(a['hq_fresh'], '.1f')} ({n_fresh} runs) | ")
         body.append(f"| {a['name']} | {a['n_ok']} / {a['n']} | {_ms(a['modes'], '.1f')} | {a['all_modes']}/{a['n_ok']} | "
-                    f"{_ms(a['hq'], '.1f')} | {_ms(a['rkl'], '.3f')} | {_ms(a['w1'], '.3f')} | "
+                    f"{_ms(a['hq'], '.1f')} | {held_out}{_ms(a['rkl'], '.3f')} | {_ms(a['w1'], '.3f')} | "
                     f"{_ms(a['wall'], '.0f')} | {_ms(a['cpu'], '.0f')} | {a['setting']} |")
     return head + "\n" + "\n".join(body)
 
@@ -260,6 +317,9 @@ def markdown(rows: list[dict[str, Any]], commands: list[str], note: str = "") ->
         "modes captured (>= 1 sample within 3 sigma), % high quality (within 3 sigma of the nearest mode), "
         "reverse KL of the high-quality histogram to uniform, exact W1 to 2500 real samples. "
         "Mean ± std over the seeds listed; 'all modes' counts the seeds that captured every mode. "
+        f"Where a table has it, '{FRESH_COLUMN}' scores the same final generators on "
+        f"{FRESH_N} latents drawn with seed {FRESH_SEED}, which no run was evaluated or tuned on "
+        "(`--add-fresh RUNS_DIR` adds it to saved runs whose folders were kept with --runs-dir). "
         "docs/TOY_SUITE.md says what limits these numbers.",
         "",
         "Commands:",
@@ -333,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="rerun runs whose JSON exists")
     p.add_argument("--quick", action="store_true", help="smoke size: gan + wgan-gp, ring, 1 seed, 30 steps, width 32")
     p.add_argument("--from-results", action="store_true", help="no training: rebuild the table from saved JSON")
+    p.add_argument("--add-fresh", type=Path, default=None, metavar="RUNS_DIR",
+                   help="no training: score saved runs that lack it on held-out latents, from their kept run folders")
     p.add_argument("--write", action="store_true", help="write the table into docs/BENCHMARKS.md (section toy_modes)")
     p.add_argument("--command-log", nargs="*", default=None, help="command lines to print in the section")
     p.add_argument("--note", default="", help="a paragraph added under the commands (e.g. what ran concurrently)")
@@ -343,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
         args.width, args.depth, args.tag = 32, 2, "quick"
         args.results = Path(tempfile.mkdtemp(prefix="toy_modes_quick_"))
         args.write = False
+    if args.add_fresh is not None:
+        print(f"added held-out scores to {add_fresh(args.add_fresh, args.results)} saved runs", flush=True)
+        args.from_results = True
     if not args.from_results:
         runs_dir = args.runs_dir or Path(tempfile.mkdtemp(prefix="toy_modes_runs_"))
         jobs = build_jobs(args, runs_dir)

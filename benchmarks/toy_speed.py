@@ -260,8 +260,8 @@ def _markdown(args, flops, results, ops) -> str:
         "brackets, the median. Other jobs only ever slow a repeat down, so on a shared machine the ratio of bests "
         "is the cleaner comparison, the ratio of medians the conservative one.",
         "",
-        "| threads | variant | steps/s median (best) | ratio to plain: medians (bests) | effective GFLOP/s | "
-        "effective / peak | own GFLOP/s | own / peak |",
+        "| threads | variant | steps/s median (best) | ratio to plain: medians (bests) | effective GFLOP/s best "
+        "(median) | effective / peak best (median) | own GFLOP/s best | own / peak best |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for threads, res in results.items():

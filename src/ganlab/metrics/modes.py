@@ -305,7 +305,8 @@ class LowQualityProfile:
         spread: sqrt(mean over high-quality samples of d_ik(i)^2 / D), the samples' RMS distance to
             their mode per axis, in units of the mode's std. Real data: sqrt(E[chi2_D | chi2_D < t^2] / D),
             0.9744 in 2-D at t = 3 (`spread_of_real_data`); a value well below it means modes narrower
-            than the data's, which the high-quality fraction does not penalize.
+            than the data's, which the high-quality fraction does not penalize. NaN when no sample is
+            high quality.
     """
 
     near: float
