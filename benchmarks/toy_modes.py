@@ -240,7 +240,9 @@ def _ms(xs: list[float], fmt: str) -> str:
 def _setting(row: dict[str, Any]) -> str:
     c = row["config"]
     penalty = f", λ {c['gp_weight']:g}" if c.get("gp_weight", 0) > 0 else ""
-    return (f"{c['g_width']}x{c['g_depth']} / {c['d_width']}x{c['d_depth']}, m {c['batch_size']}{penalty}, "
+    # Adam's beta2 where it is not the toy script's 0.9
+    beta2 = f", β2 {c['beta2']:g}" if c.get("optimizer") == "adam" and c.get("beta2", 0.9) != 0.9 else ""
+    return (f"{c['g_width']}x{c['g_depth']} / {c['d_width']}x{c['d_depth']}, m {c['batch_size']}{penalty}{beta2}, "
             f"{c['steps']} steps")
 
 

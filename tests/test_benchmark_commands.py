@@ -64,3 +64,25 @@ def test_every_saved_toy_modes_sweep_has_a_command_line():
     tags = {_value(a, "--tag") for a in _command_lines()} | {"screen"}  # screen: the all-recipes line, no --config
     on_disk = {p.name for p in (ROOT / "benchmarks" / "results" / "toy_modes").iterdir() if p.is_dir()}
     assert on_disk <= tags, f"sweeps without a command line in toy_modes_table.sh: {sorted(on_disk - tags)}"
+
+
+def test_every_grid_tuning_variant_resolves_to_the_config_it_ran_with():
+    """benchmarks/grid_tuning.py pins each variant's settings on its command line; with today's
+    configs/toy/grid.toml every one of them must still resolve to the config saved with its run."""
+    import shlex
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from grid_tuning import OUT, VARIANTS
+    finally:
+        sys.path.pop(0)
+    records = json.loads(OUT.read_text())
+    assert {r["name"] for r in records} == set(VARIANTS), "saved tuning runs and VARIANTS differ"
+    for r in records:
+        seed, _, overrides = VARIANTS[r["name"]]
+        config = resolve_config(config_file=ROOT / "configs" / "toy" / "grid.toml", overrides=shlex.split(overrides))
+        ran = {k: None if (k, v) == ("clip_value", "none") else v for k, v in r["config"].items()}
+        differ = {k: (getattr(config, k), v) for k, v in ran.items()
+                  if k not in RUN_FIELDS_THAT_MAY_DIFFER and getattr(config, k) != v}
+        assert seed == r["seed"] and not differ, f"{r['name']}: the command line gives {differ} (now, as run)"
