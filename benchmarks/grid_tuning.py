@@ -81,6 +81,8 @@ VARIANTS: dict[str, tuple[int, int, str]] = {
     # round 4, against `gp1` on its weakest seed (3) and the seed batch 512 broke (0): the knobs never tuned
     **{f"g1-b2-99-s{s}": (s, 2500, f"{_GP1} --beta2=0.99") for s in (3, 0)},
     **{f"g1-dd4-s{s}": (s, 2500, f"{_GP1} --d_depth=4") for s in (3, 0)},
+    # round 4, after the 5-seed `b2-99` sweep: PyTorch's default beta2 on its weakest seed (2) and on seed 3
+    **{f"g1-b2-999-s{s}": (s, 2500, f"{_GP1} --beta2=0.999") for s in (2, 3)},
 }
 
 
