@@ -109,7 +109,7 @@ def test_unknown_override_refused_before_anything_else(tmp_path):
 
 
 @pytest.mark.parametrize("name, g_width, g_depth, steps, gp_weight, beta2",
-                         [("ring", 64, 3, 18000, 0.1, 0.9), ("grid", 128, 4, 18000, 1.0, 0.999)])
+                         [("ring", 64, 3, 18000, 0.1, 0.999), ("grid", 128, 4, 18000, 1.0, 0.999)])
 def test_shipped_toy_configs_resolve_to_the_documented_settings(name, g_width, g_depth, steps, gp_weight, beta2):
     """configs/toy/*.toml (the settings of docs/TOY_SUITE.md) load, validate and keep the toy script's objective."""
     path = Path(__file__).resolve().parents[1] / "configs" / "toy" / f"{name}.toml"
