@@ -38,13 +38,13 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "toy_modes_grid_tuning.json"
 
 # Rounds 2 and 3 ran with the toy script's lambda = 0.1, batch 256 and Adam beta2 = 0.9; configs/toy/grid.toml now
-# holds round 3's lambda = 1 and round 4's beta2 = 0.99, so every base pins all three (a later flag wins:
+# holds round 3's lambda = 1 and round 4's beta2 = 0.999, so every base pins all three (a later flag wins:
 # `--gp_weight=1` after it is a round-3 change, `--beta2=0.99` a round-4 one).
 _GP = "--gp_weight=0.1 --batch_size=256 --beta2=0.9"
 _G64 = f"--g_width=64 --g_depth=3 --steps=18000 {_GP}"  # the `long` setting round 2 started from
 _G128 = f"--g_width=128 --g_depth=3 --steps=20000 {_GP}"  # the `wide` setting
 _DEEP = f"--g_width=128 --g_depth=4 --steps=18000 {_GP}"  # the `deep` setting (round 3's base)
-_GP1 = "--g_width=128 --g_depth=4 --steps=18000 --gp_weight=1 --batch_size=256 --beta2=0.9"  # `gp1` (round 4's base)
+_GP1 = f"{_DEEP} --gp_weight=1"  # `gp1` (round 4's base)
 
 #: name -> (seed, eval_every, pinned overrides); the seed is also in the name.
 VARIANTS: dict[str, tuple[int, int, str]] = {
@@ -148,10 +148,11 @@ def rescore(run_dirs: list[str]) -> None:
         print(Path(run_dir).name, "; ".join(cells))
 
 
-def diagnose(run_dirs: list[str], n: int = 20_000) -> None:
-    """High quality, the low-quality bands, the largest bridges and the spread of n samples of each run,
-    with and without the EMA (latent seed 123, not the run's evaluation latents)."""
+def diagnose(run_dirs: list[str]) -> None:
+    """High quality, the low-quality bands, the largest bridges and the spread of each run's final generator,
+    with and without the EMA, on toy_modes.py's held-out latents (FRESH_N of seed FRESH_SEED)."""
     import torch
+    from toy_modes import FRESH_N, FRESH_SEED
 
     from ganlab.data.toy import get_toy_dataset
     from ganlab.metrics.modes import low_quality_profile, mode_metrics, spread_of_real_data
@@ -162,7 +163,7 @@ def diagnose(run_dirs: list[str], n: int = 20_000) -> None:
     print(f"real data: high quality 98.89 %, spread {spread_of_real_data(2):.3f}")
     for run_dir in run_dirs:
         for ema in (True, False):
-            x = sample_from_run(run_dir, n, seed=123, ema=ema)
+            x = sample_from_run(run_dir, FRESH_N, seed=FRESH_SEED, ema=ema)
             hq = mode_metrics(x, dataset, compute_w1=False).high_quality
             p = low_quality_profile(x, dataset)
             top = ", ".join(f"{a}-{b} {100 * f:.2f}" for (a, b), f in p.bridges[:4])

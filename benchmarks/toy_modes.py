@@ -94,13 +94,13 @@ def _result_path(tag: str, recipe: str, data: str, seed: int, results: Path) -> 
     return results / tag / f"{recipe}__{data}__s{seed}.json"
 
 
-def score_fresh(run_dir: str | Path) -> dict[str, Any]:
-    """Mode metrics (no W1) of a finished run's final generator (EMA when it has one) on FRESH_N held-out latents."""
+def score_fresh(run_dir: str | Path, config: Any) -> dict[str, Any]:
+    """Mode metrics (no W1) of a finished run's final generator (EMA when it has one) on FRESH_N held-out latents;
+    `config` is the run's TrainConfig (it names the dataset)."""
     from ganlab.data.toy import get_toy_dataset
     from ganlab.metrics.modes import mode_metrics
-    from ganlab.sampling import load_generator, sample_from_run
+    from ganlab.sampling import sample_from_run
 
-    _, config = load_generator(run_dir)
     dataset = get_toy_dataset(config.data, **config.data_params)
     m = mode_metrics(sample_from_run(run_dir, FRESH_N, seed=FRESH_SEED), dataset, compute_w1=False)
     return {"n": FRESH_N, "seed": FRESH_SEED, "modes": m.modes, "high_quality": m.high_quality,
@@ -134,13 +134,15 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     row["load_after"] = os.getloadavg()[0]
     row["torch_threads"] = torch.get_num_threads()
     if row["status"] == "ok" and config.data in ("ring", "grid"):
-        row["fresh"] = score_fresh(config.run_dir)  # after the timing: not part of a run's cost
+        row["fresh"] = score_fresh(config.run_dir, config)  # after the timing: not part of a run's cost
     return row
 
 
 def add_fresh(runs_dir: Path, results: Path) -> int:
     """Give saved rows without a `fresh` score one, from their run folders under `runs_dir/<tag>/` (kept by
     --runs-dir). Returns how many rows were updated."""
+    from ganlab.config import load_toml
+
     updated = 0
     for path in sorted(results.glob("*/*.json")):
         row = json.loads(path.read_text())
@@ -149,12 +151,11 @@ def add_fresh(runs_dir: Path, results: Path) -> int:
         found = sorted((runs_dir / row["tag"]).glob(f"{row['name']}-{row['data']}-s{row['seed']}-*"))
         if len(found) != 1:
             continue
-        from ganlab.sampling import load_generator
-
-        folder_config = load_generator(found[0])[1].to_dict()
-        if {k: v for k, v in folder_config.items() if k != "out"} != {k: v for k, v in row["config"].items() if k != "out"}:
+        folder_config = load_toml(found[0] / "config.toml")
+        if {k: v for k, v in folder_config.to_dict().items() if k != "out"} != \
+                {k: v for k, v in row["config"].items() if k != "out"}:
             raise ValueError(f"{found[0]} holds a run with another config than {path}")
-        row["fresh"] = score_fresh(found[0])
+        row["fresh"] = score_fresh(found[0], folder_config)
         text = json.dumps(row, indent=1, allow_nan=True) + "\n"
         atomic_write(path, lambda tmp: tmp.write_text(text))
         updated += 1

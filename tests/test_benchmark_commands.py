@@ -30,6 +30,13 @@ def _command_lines() -> list[list[str]]:
     return lines
 
 
+def _differences(config, ran: dict) -> dict:
+    """{field: (now, as run)} for the fields of a saved run's config that `config` resolves differently."""
+    ran = {k: None if (k, v) == ("clip_value", "none") else v for k, v in ran.items()}  # TOML has no None
+    return {k: (getattr(config, k), v) for k, v in ran.items()
+            if k not in RUN_FIELDS_THAT_MAY_DIFFER and getattr(config, k) != v}
+
+
 def _value(args: list[str], flag: str) -> str | None:
     return args[args.index(flag) + 1] if flag in args else None
 
@@ -53,10 +60,7 @@ def test_documented_command_line_resolves_to_the_saved_runs_config(args):
     saved = sorted((ROOT / "benchmarks" / "results" / "toy_modes" / tag).glob(f"{data}__{data}__s*.json"))
     assert len(saved) == 5, f"{tag}/{data}: expected the 5 seeds the line names, found {len(saved)}"
     for path in saved:
-        ran = json.loads(path.read_text())["config"]
-        ran = {k: None if (k, v) == ("clip_value", "none") else v for k, v in ran.items()}  # TOML has no None
-        differ = {k: (getattr(config, k), v) for k, v in ran.items()
-                  if k not in RUN_FIELDS_THAT_MAY_DIFFER and getattr(config, k) != v}
+        differ = _differences(config, json.loads(path.read_text())["config"])
         assert not differ, f"{path.name} of {tag!r}: the command line gives {differ} (now, as run)"
 
 
@@ -82,7 +86,5 @@ def test_every_grid_tuning_variant_resolves_to_the_config_it_ran_with():
     for r in records:
         seed, _, overrides = VARIANTS[r["name"]]
         config = resolve_config(config_file=ROOT / "configs" / "toy" / "grid.toml", overrides=shlex.split(overrides))
-        ran = {k: None if (k, v) == ("clip_value", "none") else v for k, v in r["config"].items()}
-        differ = {k: (getattr(config, k), v) for k, v in ran.items()
-                  if k not in RUN_FIELDS_THAT_MAY_DIFFER and getattr(config, k) != v}
+        differ = _differences(config, r["config"])
         assert seed == r["seed"] and not differ, f"{r['name']}: the command line gives {differ} (now, as run)"

@@ -91,6 +91,17 @@ def _as_float64(x: Tensor | np.ndarray, what: str) -> Tensor:
     return t
 
 
+def _require_modes(dataset: ToyDataset) -> None:
+    """Raise ValueError unless `dataset` is a ToyDataset with modes (and their std), pointing to W1 otherwise."""
+    if not isinstance(dataset, ToyDataset):
+        raise ValueError(f"dataset must be a ToyDataset, got {type(dataset).__name__}")
+    if dataset.modes is None or dataset.std is None:
+        raise ValueError(
+            f"dataset {dataset.name!r} has no modes, so mode metrics are undefined (they need a dataset with "
+            f"modes); use w1_to_data(samples, dataset) instead"
+        )
+
+
 def _check_points(x: Tensor | np.ndarray, dim: int, what: str, name: str) -> Tensor:
     t = _as_float64(x, what)
     if t.ndim != 2 or t.shape[1] != dim or t.shape[0] < 1:
@@ -265,13 +276,7 @@ def mode_metrics(
     Note: for real data the expected high-quality fraction is `high_quality_ceiling(dim)`, 98.9 %
     in 2-D, not 100 %: 1.1 % of a 2-D Gaussian lies beyond 3 sigma.
     """
-    if not isinstance(dataset, ToyDataset):
-        raise ValueError(f"dataset must be a ToyDataset, got {type(dataset).__name__}")
-    if dataset.modes is None or dataset.std is None:
-        raise ValueError(
-            f"dataset {dataset.name!r} has no modes, so mode metrics are undefined; "
-            f"use w1_to_data(samples, dataset) instead"
-        )
+    _require_modes(dataset)
     x = _check_points(samples, dataset.dim, "samples", dataset.name)
     counts = mode_counts(x, dataset.modes, dataset.std_per_mode(), threshold=threshold)
     n = int(x.shape[0])
@@ -340,8 +345,7 @@ def low_quality_profile(
     are too wide, `far` mass spread over many neighbouring pairs says thin bridges between modes.
     Shapes: samples (N, dim). Raises ValueError for datasets without modes and for a threshold >= 4.
     """
-    if not isinstance(dataset, ToyDataset) or dataset.modes is None or dataset.std is None:
-        raise ValueError(f"low_quality_profile needs a ToyDataset with modes, got {dataset!r}")
+    _require_modes(dataset)
     if not (isinstance(threshold, (int, float)) and math.isfinite(threshold) and 0 < threshold < 4):
         raise ValueError(f"threshold must be a number of stds in (0, 4) (the bands start at 4), got {threshold!r}")
     x = _check_points(samples, dataset.dim, "samples", dataset.name)
