@@ -40,6 +40,26 @@ def test_resume_through_the_cli(run_dir, capsys):
     assert "8 generator steps" in capsys.readouterr().out
 
 
+def test_resume_of_a_run_saved_before_critic_backward_existed(tmp_path, capsys):
+    """Its config.toml has no critic_backward: the resume runs it with "autograd", what it ran with, and ends
+    bit-identical to an uninterrupted run; resuming it with "auto" is refused as a config change."""
+    args = [*TINY, "--d_depth=2", "--gp_weight=1", "--critic_backward=autograd"]
+    assert main(["train", "--steps", "6", "--out", str(tmp_path / "a"), *args]) == 0
+    assert main(["train", "--steps", "3", "--out", str(tmp_path / "b"), *args]) == 0
+    config_toml = tmp_path / "b" / "config.toml"
+    lines = config_toml.read_text().splitlines()
+    config_toml.write_text("\n".join(line for line in lines if not line.startswith("critic_backward")) + "\n")
+    assert main(["train", "--resume", "--out", str(tmp_path / "b"), "--steps", "6", "--no-progress",
+                 "--critic_backward=auto"]) == 2
+    assert "critic_backward: 'autograd' -> 'auto'" in capsys.readouterr().err
+    assert main(["train", "--resume", "--out", str(tmp_path / "b"), "--steps", "6", "--no-progress"]) == 0
+    from ganlab.checkpoint import load_checkpoint
+
+    ta, _ = load_checkpoint(tmp_path / "a" / "checkpoints" / "last.safetensors")
+    tb, _ = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.safetensors")
+    assert all(torch.equal(ta[k], tb[k]) for k in ta)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--lr=1e-3"], "unknown config key(s) 'lr'"),
     (["--n_critic=0"], "'n_critic': expected an integer >= 1, got 0"),

@@ -9,7 +9,10 @@ from ganlab.config import (
     TrainConfig,
     apply_overrides,
     config_fields,
+    PREDATED_FIELDS,
+    config_fields,
     from_dict,
+    from_saved_run,
     load_toml,
     parse_overrides,
     read_toml,
@@ -138,6 +141,7 @@ def test_missing_and_invalid_toml(tmp_path):
     ("--spectral_norm=maybe", "spectral_norm"),
     ("--data_params.radius=-1", "radius"),
     ("--data_params.bogus=1", "bogus"),
+    ("--critic_backward=closed", "critic_backward"),
 ])
 def test_impossible_values_refused_naming_them(override, named):
     with pytest.raises(ValueError) as exc:
@@ -179,3 +183,13 @@ def test_missing_override_value():
 def test_default_run_dir():
     assert str(TrainConfig(seed=4).run_dir) == "runs/wgan-gp-toy-ring-s4"
     assert str(TrainConfig(out="x/y").run_dir) == "x/y"
+
+
+def test_saved_runs_take_the_values_of_fields_they_predate():
+    """A run saved before `critic_backward` existed ran its critic step by autograd: loading its config gives
+    "autograd" (so a resume continues it exactly), while a new config defaults to "auto"."""
+    saved = {k: v for k, v in TrainConfig().to_dict().items() if k != "critic_backward"}
+    assert TrainConfig().critic_backward == "auto"
+    assert from_saved_run(saved, where="test").critic_backward == "autograd"
+    assert from_saved_run({**saved, "critic_backward": "auto"}, where="test").critic_backward == "auto"
+    assert set(PREDATED_FIELDS) <= set(config_fields())

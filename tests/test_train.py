@@ -14,6 +14,7 @@ from ganlab.checkpoint import load_checkpoint
 from ganlab.config import load_toml
 from ganlab.data.toy import get_toy_dataset
 from ganlab.models.mlp import MLPCritic, MLPGenerator
+from ganlab.models.mlp_backward import penalized_critic_backward_
 from ganlab.recipes import RECIPES, resolve_config
 from ganlab.sampling import load_generator, sample_from_run
 from ganlab.train import NonFiniteLossError, ema_update_, evaluate_run, stream_seeds, train
@@ -69,17 +70,23 @@ def _reference_wgan_gp(config, steps):
     return G, D
 
 
-def test_loop_equals_textbook_wgan_gp(tmp_path, monkeypatch):
-    """Three generator steps of `train` (fused real/fake forward, batched fakes, masked ReLU, frozen critic
-    in the generator step) land on the parameters of a plain float64 WGAN-GP implementation.
+@pytest.mark.parametrize("critic_backward", ["auto", "autograd"])
+def test_loop_equals_textbook_wgan_gp(tmp_path, monkeypatch, critic_backward):
+    """Three generator steps of `train` (batched fakes, frozen critic in the generator step; the critic step
+    in closed form with "auto", by autograd with a fused real/fake forward and masked ReLU with "autograd")
+    land on the parameters of a plain float64 WGAN-GP implementation.
 
     Both sides use SGD for this comparison: Adam divides by sqrt(v) + 1e-8, which turns float32 rounding
     of gradients that are exactly 0 in exact arithmetic (a bias whose unit is active on every real and
     fake sample gets E 1 - E 1) into updates of +-lr; SGD keeps the update linear in the gradient."""
     monkeypatch.setattr(train_mod, "_optimizer", lambda config, params, lr: torch.optim.SGD(params, lr=lr))
     config = _config(tmp_path, "--steps=3", "--n_critic=3", "--lr_d=1e-2", "--lr_g=1e-2", "--gp_weight=10",
-                     "--eval_samples=50")
+                     "--eval_samples=50", f"--critic_backward={critic_backward}")
+    calls = []
+    monkeypatch.setattr(train_mod, "penalized_critic_backward_",
+                        lambda *a, **k: calls.append(1) or penalized_critic_backward_(*a, **k))
     train(config, progress=False)
+    assert len(calls) == (9 if critic_backward == "auto" else 0)  # 3 steps x n_critic 3
     tensors, _ = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
     G_ref, D_ref = _reference_wgan_gp(config, steps=3)
     for prefix, ref in (("generator", G_ref), ("critic", D_ref)):
@@ -144,7 +151,8 @@ def test_wgan_gp_learns(tmp_path):
 
 
 @pytest.mark.parametrize("recipe, extra", [("sngan", ["--ema=0.9", "--gp_weight=1.0", "--n_critic=2"]),
-                                           ("wgan", ["--ema=0.5"])])
+                                           ("wgan", ["--ema=0.5"]),
+                                           ("wgan-gp", ["--activation=leaky_relu", "--ema=0.9"])])  # closed-form critic step
 def test_resume_is_bit_identical(tmp_path, recipe, extra):
     """Stop at N, resume to 2N: every parameter, buffer (SN u, v), EMA weight, optimizer moment and RNG
     state equals that of an uninterrupted 2N-step run."""

@@ -35,6 +35,7 @@ __all__ = [
     "LOSSES",
     "OPTIMIZERS",
     "LR_DECAYS",
+    "CRITIC_BACKWARDS",
     "DEVICES",
     "config_fields",
     "load_toml",
@@ -42,6 +43,8 @@ __all__ = [
     "to_toml",
     "save_toml",
     "from_dict",
+    "from_saved_run",
+    "PREDATED_FIELDS",
     "apply_overrides",
     "parse_overrides",
 ]
@@ -51,6 +54,8 @@ LOSSES: tuple[str, ...] = ("minimax", "ns", "wasserstein", "fgan", "hinge")
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 #: Learning-rate schedules: constant, or linear decay to 0 over `steps` (the WGAN-GP authors' CIFAR-10 scripts).
 LR_DECAYS: tuple[str, ...] = ("none", "linear")
+#: How a critic step is differentiated (`TrainConfig.critic_backward`).
+CRITIC_BACKWARDS: tuple[str, ...] = ("auto", "autograd")
 DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
 
 
@@ -88,6 +93,10 @@ class TrainConfig:
     Bookkeeping:
         log_every, eval_every, ckpt_every (generator steps; eval/ckpt 0 = only at the end),
         eval_samples (2500, the VEEGAN/PacGAN protocol), device, threads (0 = torch's default).
+        critic_backward: "auto": a gradient-penalty step of a (leaky) ReLU MLP critic without normalization or
+            spectral norm takes its gradients in closed form (`ganlab.models.mlp_backward`), every other
+            critic step autograd; "autograd": autograd always (the same gradients up to float rounding; runs
+            made before the closed form existed are reproduced with it).
     """
 
     # what to train
@@ -131,6 +140,7 @@ class TrainConfig:
     ckpt_every: int = 200
     device: str = "cpu"
     threads: int = 0
+    critic_backward: str = "auto"
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -248,6 +258,8 @@ def _validate(c: TrainConfig) -> None:
         v = getattr(c, name)
         _need(math.isfinite(v) and 0.0 <= v < 1.0, name, v, "a number in [0, 1)")
     _need(c.lr_decay in LR_DECAYS, "lr_decay", c.lr_decay, f"one of {list(LR_DECAYS)}")
+    _need(c.critic_backward in CRITIC_BACKWARDS, "critic_backward", c.critic_backward,
+          f"one of {list(CRITIC_BACKWARDS)}")
     _need(math.isfinite(c.ema) and 0.0 <= c.ema < 1.0, "ema", c.ema, "a decay in [0, 1) (0 = no EMA)")
     dev = c.device.split(":", 1)[0]
     _need(dev in DEVICES, "device", c.device, f"one of {list(DEVICES)} (optionally with an index, e.g. cuda:1)")
@@ -301,6 +313,16 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     if unknown:
         raise ValueError(_unknown_keys_message(unknown, f"config file {str(p)!r}"))
     return values
+
+
+#: Fields added after runs had been saved without them, with the value those runs ran with.
+PREDATED_FIELDS: dict[str, Any] = {"critic_backward": "autograd"}
+
+
+def from_saved_run(values: dict[str, Any], *, where: str) -> TrainConfig:
+    """The config of a saved run (its config.toml or checkpoint): a field the run predates takes the value
+    the run ran with (`PREDATED_FIELDS`), not today's default, so that resuming it continues it exactly."""
+    return from_dict({**PREDATED_FIELDS, **values}, where=where)
 
 
 def load_toml(path: str | Path, *, base: TrainConfig | None = None) -> TrainConfig:

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.checkpoint import load_checkpoint, load_module_tensors
-from ganlab.config import TrainConfig, from_dict
+from ganlab.config import TrainConfig, from_saved_run
 
 __all__ = ["load_generator", "sample_from_run"]
 
@@ -35,7 +35,7 @@ def load_generator(run_dir: str | Path, *, ema: bool = True) -> tuple[nn.Module,
     tensors, meta = load_checkpoint(path)
     if "config" not in meta:
         raise ValueError(f"checkpoint {str(path)!r} has no config")
-    config = from_dict(meta["config"], where=f"checkpoint {str(path)!r}")
+    config = from_saved_run(meta["config"], where=f"checkpoint {str(path)!r}")
     dataset = get_toy_dataset(config.data, **config.data_params)
     generator, _ = build_models(config, dataset.dim, seed=stream_seeds(config.seed)["init"])
     prefix = "ema" if ema and "ema" in meta.get("modules", []) else "generator"

@@ -15,14 +15,19 @@ How the work is organized, and why (docs/TRAINING.md has the measurements):
 * The generator is fixed during the critic phase, so the fakes of all n_critic critic steps come
   from ONE generator forward over n_critic * m latents, under no_grad (nothing flows back into G
   in the critic phase). Real data for the whole phase is drawn in one call too.
-* Real and fake go through the critic in ONE forward over cat([real, fake]): one pass of
-  matmuls twice as tall, one set of spectral-norm power iterations per critic update.
-* The gradient penalty evaluates the critic on x_hat in a second, separate forward. Folding x_hat
-  into the same forward (cat([real, fake, x_hat])) costs 40 % more FLOPs, not less: the backward
-  pass for grad_x f(x_hat) and its double backward then run over all 3m rows (2m of them zeros),
-  26.9 GFLOP per generator step for the toy nets against 16.2 GFLOP this way
-  (benchmarks/toy_speed.py). With ganlab's masked ReLU (`ganlab.models.mlp.MaskedReLU`) the
-  double backward also stops at the activation masks instead of sending zeros back through the
+* A gradient-penalty step of a (leaky) ReLU MLP critic (the toy recipes) is differentiated in
+  closed form (`ganlab.models.mlp_backward`, `critic_backward = "auto"`): ONE critic forward over
+  cat([real, fake, x_hat]), one backward chain that is the loss's backward on the real and fake
+  rows and grad_x f on the x_hat rows, and the penalty's weight gradients written out, without an
+  autograd graph: 15.5 GFLOP per generator step of the toy nets against 16.2 by autograd and 19.1
+  for the plain script (benchmarks/toy_speed.py).
+* Every other critic step goes through autograd. Real and fake go through the critic in ONE forward
+  over cat([real, fake]): one pass of matmuls twice as tall, one set of spectral-norm power
+  iterations per critic update. The gradient penalty evaluates the critic on x_hat in a second,
+  separate forward: folding x_hat into the same forward costs 40 % more FLOPs under autograd, since
+  the backward for grad_x f(x_hat) and its double backward then run over all 3m rows (2m of them
+  zeros), 26.9 GFLOP per generator step. With ganlab's masked ReLU (`ganlab.models.mlp.MaskedReLU`)
+  the double backward stops at the activation masks instead of sending zeros back through the
   forward graph of x_hat.
 * In the generator step the critic's parameters are frozen (requires_grad False), so backward
   computes no critic weight gradients nobody uses.
@@ -59,12 +64,13 @@ from torch import Tensor, nn
 
 from ganlab import losses
 from ganlab.checkpoint import load_checkpoint, load_training_state, save_training_state
-from ganlab.config import TrainConfig, from_dict, save_toml
+from ganlab.config import TrainConfig, from_saved_run, save_toml
 from ganlab.data.toy import ToyDataset, get_toy_dataset
 from ganlab.divergences import DIVERGENCES
 from ganlab.lipschitz import apply_spectral_norm, clip_weights_, interpolate, penalty_from_outputs
 from ganlab.metrics.modes import mode_metrics, w1_to_data
 from ganlab.models.mlp import MLPCritic, MLPGenerator
+from ganlab.models.mlp_backward import closed_form_layers, penalized_critic_backward_
 
 __all__ = [
     "NonFiniteLossError",
@@ -295,7 +301,7 @@ def evaluate(
 def _config_from_meta(meta: dict[str, Any], where: str) -> TrainConfig:
     if "config" not in meta:
         raise ValueError(f"{where} has no config")
-    return from_dict(meta["config"], where=where)
+    return from_saved_run(meta["config"], where=where)
 
 
 def evaluate_run(run_dir: str | Path, n: int = 2500) -> dict[str, Any]:
@@ -453,6 +459,9 @@ def _train(config: TrainConfig, device: torch.device, world: _World, *, resume: 
     z_eval = z_eval.to(device)
     check_every_step = device.type == "cpu"  # reading a scalar on the CPU is free; on a GPU it syncs
     sn = config.spectral_norm
+    # a penalized (leaky) ReLU MLP critic takes the closed-form step (ganlab.models.mlp_backward)
+    closed_form = (config.critic_backward == "auto" and config.gp_weight > 0
+                   and closed_form_layers(critic) is not None)
     last_ckpt_step = start if resume else None
     t_start = time.perf_counter()
     from tqdm.auto import tqdm
@@ -482,18 +491,23 @@ def _train(config: TrainConfig, device: torch.device, world: _World, *, resume: 
             z = torch.randn(n_critic * m, latent_dim, generator=rngs["latent"], device=device)
             fake_all = generator(z)
         for real, fake in zip(real_all.split(m), fake_all.split(m)):
-            # one forward for real and fake (the critic's parametrizations refresh once here)
-            d_real, d_fake = critic(torch.cat([real, fake])).split(m)
-            d_loss = d_loss_fn(d_real, d_fake)
-            if config.gp_weight > 0:
-                x_hat = interpolate(real, fake, generator=rngs["penalty"]).requires_grad_(True)
-                critic.train(not sn)  # spectral norm: keep the u, v of this update's forward
-                gp = penalty_from_outputs(x_hat, critic(x_hat), gp_weight=config.gp_weight,
-                                          one_sided=config.one_sided_gp)
-                critic.train(True)
-                d_loss = d_loss + gp
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
+            if closed_form:  # one forward over cat([real, fake, x_hat]), gradients written out
+                x_hat = interpolate(real, fake, generator=rngs["penalty"])
+                d_real, d_fake, d_loss, gp = penalized_critic_backward_(
+                    critic, real, fake, x_hat, d_loss_fn, gp_weight=config.gp_weight, one_sided=config.one_sided_gp)
+            else:
+                # one forward for real and fake (the critic's parametrizations refresh once here)
+                d_real, d_fake = critic(torch.cat([real, fake])).split(m)
+                d_loss = d_loss_fn(d_real, d_fake)
+                if config.gp_weight > 0:
+                    x_hat = interpolate(real, fake, generator=rngs["penalty"]).requires_grad_(True)
+                    critic.train(not sn)  # spectral norm: keep the u, v of this update's forward
+                    gp = penalty_from_outputs(x_hat, critic(x_hat), gp_weight=config.gp_weight,
+                                              one_sided=config.one_sided_gp)
+                    critic.train(True)
+                    d_loss = d_loss + gp
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
             world.average_gradients_(critic)  # no-op in a single process
             opt_d.step()
             if config.clip_value is not None:

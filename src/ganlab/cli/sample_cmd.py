@@ -41,10 +41,10 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix == ".npz":
         np.savez(out, samples=samples.numpy(), seed=np.int64(args.seed), step=np.int64(meta["step"]))
     else:
-        from ganlab.config import from_dict
+        from ganlab.config import from_saved_run
         from ganlab.report import plot_samples
 
-        config = from_dict(meta["config"], where="checkpoint")
+        config = from_saved_run(meta["config"], where="checkpoint")
         dataset = get_toy_dataset(config.data, **config.data_params)
         _, critic = build_models(config, dataset.dim, seed=stream_seeds(config.seed)["init"])
         load_module_tensors("critic", critic, tensors)

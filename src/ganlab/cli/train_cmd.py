@@ -66,7 +66,7 @@ def _list_recipes() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganlab.config import apply_overrides, from_dict, load_toml
+    from ganlab.config import apply_overrides, from_dict, from_saved_run, read_toml
     from ganlab.recipes import resolve_config
     from ganlab.train import NonFiniteLossError, train
 
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         config_path = Path(args.out) / "config.toml"
         if not config_path.is_file():
             raise FileNotFoundError(f"cannot resume: no run in {args.out!r} (missing {str(config_path)!r})")
-        config = load_toml(config_path)
+        config = from_saved_run(read_toml(config_path), where=f"config file {str(config_path)!r}")
         config = from_dict({k: v for k, v in flags.items() if v is not None}, base=config, where="arguments")
         config = apply_overrides(config, extra)
     else:
