@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ganlab.config import PREDATED_FIELDS
 from ganlab.recipes import resolve_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,7 @@ def _command_lines() -> list[list[str]]:
 def _differences(config, ran: dict) -> dict:
     """{field: (now, as run)} for the fields of a saved run's config that `config` resolves differently."""
     ran = {k: None if (k, v) == ("clip_value", "none") else v for k, v in ran.items()}  # TOML has no None
+    ran = {**PREDATED_FIELDS, **ran}  # a run saved before a field existed ran with its PREDATED_FIELDS value
     return {k: (getattr(config, k), v) for k, v in ran.items()
             if k not in RUN_FIELDS_THAT_MAY_DIFFER and getattr(config, k) != v}
 
