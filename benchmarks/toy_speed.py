@@ -4,16 +4,18 @@ The plain script is written the way the WGAN-GP paper's toy script does it (igul
 gan_toy.py): MLP 512 x 3 hidden ReLU layers in both nets, batch 256, n_critic 5, lambda 10; in every critic
 step a fresh real batch and a fresh fake batch, separate critic forwards for real, fake and interpolates,
 torch.autograd.grad for the penalty; a generator step that back-propagates through the critic with its
-weights still trainable. ganlab runs its real `ganlab.train.train` loop (same networks and sizes); its
-steps per second come from the `wall_seconds` stamps of its own metrics.jsonl, between the first logged step
-and the last, so setup and the final evaluation are not counted.
+weights still trainable. ganlab runs its real `ganlab.train.train` loop (same networks and sizes), twice:
+as configured by default (the critic step in closed form, `ganlab.models.mlp_backward`) and with
+`critic_backward = "autograd"` (ganlab's loop before the closed form). Their steps per second come from the
+`wall_seconds` stamps of their own metrics.jsonl, between the first logged step and the last, so setup and
+the final evaluation are not counted.
 
 Also measured: the FLOPs of one generator step of each (torch.profiler, with_flops=True: matmuls and
 elementwise ops it knows), this machine's float32 matmul rate on a 256 x 512 x 512 product (the size of
-one hidden layer on one batch), and, for reference, a "fused3" variant of ganlab's step that runs the
-critic once over cat([real, fake, x_hat]) (counted, then timed like the others).
+one hidden layer on one batch), and, for reference, the FLOPs of a "fused3" autograd step that runs the
+critic once over cat([real, fake, x_hat]) (counted only; `--time-fused3` times it too).
 
-    python benchmarks/toy_speed.py --threads 1 2 --repeats 5 --steps 30 --write
+    python benchmarks/toy_speed.py --threads 1 2 --repeats 5 --steps 20 --warmup 4 --write
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ class Plain:
 
 
 # ----------------------------------------------------------------------------------------------
-# "fused3": ganlab's step with ONE critic forward over cat([real, fake, x_hat]) (for comparison only)
+# "fused3": an autograd step with ONE critic forward over cat([real, fake, x_hat]) (for comparison only)
 
 
 class Fused3:
@@ -114,15 +116,16 @@ class Fused3:
 # measurements
 
 
-def _ganlab_config(out: Path, steps: int, log_every: int):
+def _ganlab_config(out: Path, steps: int, log_every: int, critic_backward: str = "auto"):
     return resolve_config(overrides=[f"--out={out}", f"--steps={steps}", f"--log_every={log_every}",
-                                     "--eval_every=0", "--ckpt_every=0", "--eval_samples=64"])
+                                     "--eval_every=0", "--ckpt_every=0", "--eval_samples=64",
+                                     f"--critic_backward={critic_backward}"])
 
 
-def ganlab_rate(steps: int, warmup: int) -> float:
+def ganlab_rate(steps: int, warmup: int, critic_backward: str = "auto") -> float:
     """Generator steps/s of `train` between its logged step `warmup` and step `steps` (wall_seconds stamps)."""
     with tempfile.TemporaryDirectory() as tmp:
-        train(_ganlab_config(Path(tmp) / "run", steps, warmup), progress=False)
+        train(_ganlab_config(Path(tmp) / "run", steps, warmup, critic_backward), progress=False)
         rows = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
     t = {r["step"]: r["wall_seconds"] for r in rows}
     return (steps - warmup) / (t[steps] - t[warmup])
@@ -149,10 +152,11 @@ def flops_per_step() -> dict[str, float]:
     fused3.step()
     out = {"plain": _flops(plain.step), "fused3": _flops(fused3.step)}
     # ganlab: a 3-step and a 1-step run differ by 2 generator steps (setup and final evaluation cancel)
-    with tempfile.TemporaryDirectory() as tmp:
-        f3 = _flops(lambda: train(_ganlab_config(Path(tmp) / "a", 3, 1), progress=False))
-        f1 = _flops(lambda: train(_ganlab_config(Path(tmp) / "b", 1, 1), progress=False))
-    out["ganlab"] = (f3 - f1) / 2
+    for name, how in (("ganlab", "auto"), ("ganlab-autograd", "autograd")):
+        with tempfile.TemporaryDirectory() as tmp:
+            f3 = _flops(lambda: train(_ganlab_config(Path(tmp) / "a", 3, 1, how), progress=False))
+            f1 = _flops(lambda: train(_ganlab_config(Path(tmp) / "b", 1, 1, how), progress=False))
+        out[name] = (f3 - f1) / 2
     return out
 
 
@@ -196,7 +200,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="generator steps per timed run (incl. warm-up)")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--no-fused3", action="store_true", help="skip timing the fused3 variant")
+    parser.add_argument("--time-fused3", action="store_true", help="time the fused3 variant too")
     parser.add_argument("--write", action="store_true", help="write the table into docs/BENCHMARKS.md")
     args = parser.parse_args()
 
@@ -206,14 +210,15 @@ def main() -> None:
     results = {}
     for threads in args.threads:
         torch.set_num_threads(threads)
-        rates: dict[str, list[float]] = {"plain": [], "ganlab": [], "fused3": []}
+        rates: dict[str, list[float]] = {"plain": [], "ganlab": [], "ganlab-autograd": [], "fused3": []}
         plain, fused3 = Plain(), Fused3()
         peaks = []
-        for rep in range(args.repeats):  # interleaved: plain, ganlab, fused3, plain, ...
+        for rep in range(args.repeats):  # interleaved: plain, ganlab, ganlab-autograd, [fused3,] plain, ...
             peaks.append(matmul_peak(threads))
             rates["plain"].append(loop_rate(plain, args.steps, args.warmup))
             rates["ganlab"].append(ganlab_rate(args.steps, args.warmup))
-            if not args.no_fused3:
+            rates["ganlab-autograd"].append(ganlab_rate(args.steps, args.warmup, "autograd"))
+            if args.time_fused3:
                 rates["fused3"].append(loop_rate(fused3, args.steps, args.warmup))
             print(f"threads {threads} repeat {rep}: " + ", ".join(
                 f"{k} {v[-1]:.2f} steps/s" for k, v in rates.items() if v) + f", peak {peaks[-1]:.0f} GFLOP/s",
@@ -251,7 +256,12 @@ def _markdown(args, flops, results, ops) -> str:
         "MLP 512 x 3 hidden ReLU layers (generator and critic), batch 256, n_critic 5, lambda 10, ring data. "
         f"Rates: median (best) over {args.repeats} interleaved repeats of {args.steps - args.warmup} timed generator "
         f"steps after {args.warmup} warm-up steps. GFLOP/step by torch.profiler (with_flops): plain "
-        f"{flops['plain'] / 1e9:.2f}, ganlab {flops['ganlab'] / 1e9:.2f}, fused3 {flops['fused3'] / 1e9:.2f}. "
+        f"{flops['plain'] / 1e9:.2f}, ganlab {flops['ganlab'] / 1e9:.2f}, ganlab-autograd "
+        f"{flops['ganlab-autograd'] / 1e9:.2f}, fused3 {flops['fused3'] / 1e9:.2f}. "
+        "ganlab: the default loop, its critic step in closed form (`ganlab.models.mlp_backward`: one forward "
+        "over real, fake and interpolates, no graph); ganlab-autograd: the same loop with "
+        "`critic_backward = \"autograd\"`; fused3: an autograd step with one critic forward over "
+        "cat([real, fake, x_hat]), whose autograd backward then runs over all rows. "
         "'effective' = the plain script's FLOPs per step x the variant's steps/s: the WGAN-GP step's work done "
         "per second, counted in the plain script's units (the issue's measure: a loop that does less work for the "
         "same step scores higher, which is how the issue expects speed to come); 'own' = the variant's own FLOPs x "
@@ -282,7 +292,7 @@ def _markdown(args, flops, results, ops) -> str:
     lines += ["", f"Matmul rate between repeats (GFLOP/s): {ranges}. Where the two differ much, other jobs were "
               "using the cores during the run; the interleaved ratio is the number that carries over."]
     lines += ["", "Where ganlab's time goes (1 thread, a 6-step run of `train` without figures, self CPU time; "
-              "`mm`/`addmm` are the matmuls, `clamp_min`/`threshold_backward` the ReLUs):", "",
+              "`mm`/`addmm` are the matmuls, `clamp_min`, `clamp_min_` and `threshold_backward` the ReLUs):", "",
               "| op | share |", "| --- | ---: |"]
     lines += [f"| `{k}` | {100 * s:.1f} % |" for k, s in ops]
     return "\n".join(lines)
