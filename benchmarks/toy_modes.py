@@ -243,8 +243,11 @@ def _setting(row: dict[str, Any]) -> str:
     penalty = f", λ {c['gp_weight']:g}" if c.get("gp_weight", 0) > 0 else ""
     # Adam's beta2 where it is not the toy script's 0.9
     beta2 = f", β2 {c['beta2']:g}" if c.get("optimizer") == "adam" and c.get("beta2", 0.9) != 0.9 else ""
-    return (f"{c['g_width']}x{c['g_depth']} / {c['d_width']}x{c['d_depth']}, m {c['batch_size']}{penalty}{beta2}, "
-            f"{c['steps']} steps")
+    decay = ""
+    if c.get("lr_decay", "none") == "linear":  # the rates' linear decay and where it starts (0: from step 1)
+        decay = f", lr linear decay from {c.get('lr_decay_start', 0.0):g} of the run"
+    return (f"{c['g_width']}x{c['g_depth']} / {c['d_width']}x{c['d_depth']}, m {c['batch_size']}{penalty}{beta2}"
+            f"{decay}, {c['steps']} steps")
 
 
 def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

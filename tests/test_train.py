@@ -174,6 +174,19 @@ def test_resume_is_bit_identical(tmp_path, recipe, extra):
     assert ma["optimizers"] == mb["optimizers"]
 
 
+def test_late_linear_decay_is_constant_then_linear_to_zero(tmp_path):
+    """lr_decay_start = s: factor 1 for t <= s T, then 1 - (t - 1 - s T) / (T - s T) (CycleGAN: s = 1/2);
+    T = 10, s = 0.6: 1 at t = 1..6, then 0.75, 0.5, 0.25 at t = 8, 9, 10 and 1.0 at t = 7; s = 0 is WGAN-GP's."""
+    cfg = _config(tmp_path, "--lr_decay=linear", "--lr_decay_start=0.6", "--steps=10")
+    want = [1.0] * 6 + [1.0, 0.75, 0.5, 0.25]
+    assert [train_mod.lr_factor(cfg, t) for t in range(1, 11)] == pytest.approx(want, rel=1e-14)
+    whole = _config(tmp_path, "--lr_decay=linear", "--steps=10")
+    assert [train_mod.lr_factor(whole, t) for t in range(1, 11)] == pytest.approx(
+        [1 - (t - 1) / 10 for t in range(1, 11)], rel=1e-14)
+    with pytest.raises(ValueError, match="lr_decay_start"):
+        _config(tmp_path, "--lr_decay_start=1.0")
+
+
 def test_linear_lr_decay_follows_the_schedule_and_resumes_bit_identically(tmp_path, monkeypatch):
     """lr_decay = "linear": rates lr * (1 - (t - 1) / T) (WGAN-GP's CIFAR scripts); a run interrupted after
     its step-N checkpoint and resumed with the same config ends equal to an uninterrupted run."""

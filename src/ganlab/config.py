@@ -89,6 +89,9 @@ class TrainConfig:
         optimizer: "adam" | "rmsprop"; lr_g, lr_d; beta1, beta2 (Adam only).
         lr_decay: "none" | "linear": both learning rates times ``1 - (t - 1) / steps`` at generator step
             ``t`` (the WGAN-GP authors' CIFAR-10 schedule; ends at ``lr / steps``).
+        lr_decay_start: with lr_decay = "linear", the fraction s of the run at the full rates before the
+            linear decay starts: factor 1 up to step s·steps, then ``1 - (t - 1 - s·steps) / (steps - s·steps)``
+            (CycleGAN's constant-then-linear schedule); 0 = WGAN-GP's decay over the whole run.
         ema: decay of an exponential moving average of the generator's weights (0 = off).
     Bookkeeping:
         log_every, eval_every, ckpt_every (generator steps; eval/ckpt 0 = only at the end),
@@ -132,6 +135,7 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.9
     lr_decay: str = "none"
+    lr_decay_start: float = 0.0
     ema: float = 0.0
     # bookkeeping
     log_every: int = 100
@@ -258,6 +262,8 @@ def _validate(c: TrainConfig) -> None:
         v = getattr(c, name)
         _need(math.isfinite(v) and 0.0 <= v < 1.0, name, v, "a number in [0, 1)")
     _need(c.lr_decay in LR_DECAYS, "lr_decay", c.lr_decay, f"one of {list(LR_DECAYS)}")
+    _need(math.isfinite(c.lr_decay_start) and 0.0 <= c.lr_decay_start < 1.0, "lr_decay_start", c.lr_decay_start,
+          "a fraction of the run in [0, 1)")
     _need(c.critic_backward in CRITIC_BACKWARDS, "critic_backward", c.critic_backward,
           f"one of {list(CRITIC_BACKWARDS)}")
     _need(math.isfinite(c.ema) and 0.0 <= c.ema < 1.0, "ema", c.ema, "a decay in [0, 1) (0 = no EMA)")

@@ -161,13 +161,19 @@ def _optimizer(config: TrainConfig, params: Any, lr: float) -> torch.optim.Optim
 
 
 def lr_factor(config: TrainConfig, step: int) -> float:
-    """Learning-rate multiplier at generator step ``step`` (1-based): ``1`` or ``1 - (step - 1) / steps``.
+    """Learning-rate multiplier at generator step ``step`` (1-based): ``1``, or with lr_decay = "linear" and
+    s = lr_decay_start · steps: ``1`` up to step s, then ``1 - (step - 1 - s) / (steps - s)``.
 
     Reference: Gulrajani et al. 2017, the authors' CIFAR-10 scripts (gan_cifar_resnet.py) decay both
-    learning rates linearly to 0 over the run, ``max(0, 1 - iteration / ITERS)`` with a 0-based iteration.
+    learning rates linearly to 0 over the run, ``max(0, 1 - iteration / ITERS)`` with a 0-based iteration
+    (s = 0); CycleGAN (Zhu et al. 2017, Sec. 4) keeps the rate for the first half and then decays it
+    linearly to 0 (s = steps / 2).
     """
     if config.lr_decay == "linear":
-        return max(0.0, 1.0 - (step - 1) / config.steps)
+        start = config.lr_decay_start * config.steps
+        if step <= start:
+            return 1.0
+        return max(0.0, 1.0 - (step - 1 - start) / (config.steps - start))
     return 1.0
 
 
