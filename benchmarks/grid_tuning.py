@@ -40,8 +40,10 @@ OUT = ROOT / "benchmarks" / "results" / "toy_modes_grid_tuning.json"
 # Rounds 2 and 3 ran with the toy script's lambda = 0.1, batch 256 and Adam beta2 = 0.9; configs/toy/grid.toml now
 # holds round 3's lambda = 1 and round 4's beta2 = 0.999, so every base pins all three (a later flag wins:
 # `--gp_weight=1` after it is a round-3 change, `--beta2=0.99` a round-4 one). All of them ran before the closed-form
-# critic step (ganlab.models.mlp_backward), so the bases pin critic_backward = autograd too.
-_GP = "--gp_weight=0.1 --batch_size=256 --beta2=0.9 --critic_backward=autograd"
+# critic step (ganlab.models.mlp_backward), so the bases pin critic_backward = autograd too, and before the grid
+# file's late learning-rate decay, so they pin lr_decay = none and lr_decay_start = 0 (the lrlin variants' later
+# --lr_decay=linear wins: they decayed over the whole run).
+_GP = "--gp_weight=0.1 --batch_size=256 --beta2=0.9 --critic_backward=autograd --lr_decay=none --lr_decay_start=0"
 _G64 = f"--g_width=64 --g_depth=3 --steps=18000 {_GP}"  # the `long` setting round 2 started from
 _G128 = f"--g_width=128 --g_depth=3 --steps=20000 {_GP}"  # the `wide` setting
 _DEEP = f"--g_width=128 --g_depth=4 --steps=18000 {_GP}"  # the `deep` setting (round 3's base)

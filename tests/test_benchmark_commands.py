@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ganlab.config import PREDATED_FIELDS
+from ganlab.config import PREDATED_FIELDS, TrainConfig
 from ganlab.recipes import resolve_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,9 @@ def _command_lines() -> list[list[str]]:
 def _differences(config, ran: dict) -> dict:
     """{field: (now, as run)} for the fields of a saved run's config that `config` resolves differently."""
     ran = {k: None if (k, v) == ("clip_value", "none") else v for k, v in ran.items()}  # TOML has no None
-    ran = {**PREDATED_FIELDS, **ran}  # a run saved before a field existed ran with its PREDATED_FIELDS value
+    # a run saved before a field existed ran with the field's default (new fields default to the old behaviour),
+    # except for the fields in PREDATED_FIELDS, whose default changed what runs do
+    ran = {**TrainConfig().to_dict(), **PREDATED_FIELDS, **ran}
     return {k: (getattr(config, k), v) for k, v in ran.items()
             if k not in RUN_FIELDS_THAT_MAY_DIFFER and getattr(config, k) != v}
 
