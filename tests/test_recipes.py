@@ -108,9 +108,11 @@ def test_unknown_override_refused_before_anything_else(tmp_path):
         resolve_config(config_file=tmp_path / "missing.toml", overrides=["--n_critc=2"])
 
 
-@pytest.mark.parametrize("name, g_width, g_depth, steps, gp_weight, beta2",
-                         [("ring", 64, 3, 18000, 0.1, 0.999), ("grid", 128, 4, 18000, 1.0, 0.999)])
-def test_shipped_toy_configs_resolve_to_the_documented_settings(name, g_width, g_depth, steps, gp_weight, beta2):
+@pytest.mark.parametrize("name, g_width, g_depth, steps, gp_weight, beta2, decay",
+                         [("ring", 64, 3, 18000, 0.1, 0.999, ("none", 0.0)),
+                          ("grid", 128, 4, 27000, 1.0, 0.999, ("linear", 0.667))])
+def test_shipped_toy_configs_resolve_to_the_documented_settings(name, g_width, g_depth, steps, gp_weight, beta2,
+                                                                 decay):
     """configs/toy/*.toml (the settings of docs/TOY_SUITE.md) load, validate and keep the toy script's objective."""
     path = Path(__file__).resolve().parents[1] / "configs" / "toy" / f"{name}.toml"
     cfg = resolve_config(config_file=path)
@@ -118,3 +120,4 @@ def test_shipped_toy_configs_resolve_to_the_documented_settings(name, g_width, g
     assert cfg.gp_weight == gp_weight
     assert (cfg.g_width, cfg.d_width, cfg.g_depth, cfg.d_depth, cfg.steps) == (g_width, 64, g_depth, 3, steps)
     assert (cfg.lr_g, cfg.lr_d, cfg.ema, cfg.beta1, cfg.beta2) == (1e-3, 1e-3, 0.995, 0.5, beta2)
+    assert (cfg.lr_decay, cfg.lr_decay_start) == decay
