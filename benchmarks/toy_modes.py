@@ -141,7 +141,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 def add_fresh(runs_dir: Path, results: Path) -> int:
     """Give saved rows without a `fresh` score one, from their run folders under `runs_dir/<tag>/` (kept by
     --runs-dir). Returns how many rows were updated."""
-    from ganlab.config import PREDATED_FIELDS, from_saved_run, read_toml
+    from ganlab.config import from_saved_run, read_toml
 
     updated = 0
     for path in sorted(results.glob("*/*.json")):
@@ -152,8 +152,9 @@ def add_fresh(runs_dir: Path, results: Path) -> int:
         if len(found) != 1:
             continue
         folder_config = from_saved_run(read_toml(found[0] / "config.toml"), where=str(found[0]))
+        saved_config = from_saved_run(row["config"], where=str(path))
         if {k: v for k, v in folder_config.to_dict().items() if k != "out"} != \
-                {k: v for k, v in {**PREDATED_FIELDS, **row["config"]}.items() if k != "out"}:
+                {k: v for k, v in saved_config.to_dict().items() if k != "out"}:
             raise ValueError(f"{found[0]} holds a run with another config than {path}")
         row["fresh"] = score_fresh(found[0], folder_config)
         text = json.dumps(row, indent=1, allow_nan=True) + "\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ganlab.config import PREDATED_FIELDS, TrainConfig
+from ganlab.config import from_saved_run
 from ganlab.recipes import resolve_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,11 +32,11 @@ def _command_lines() -> list[list[str]]:
 
 
 def _differences(config, ran: dict) -> dict:
-    """{field: (now, as run)} for the fields of a saved run's config that `config` resolves differently."""
-    ran = {k: None if (k, v) == ("clip_value", "none") else v for k, v in ran.items()}  # TOML has no None
-    # a run saved before a field existed ran with the field's default (new fields default to the old behaviour),
-    # except for the fields in PREDATED_FIELDS, whose default changed what runs do
-    ran = {**TrainConfig().to_dict(), **PREDATED_FIELDS, **ran}
+    """{field: (now, as run)} for the fields of a saved run's config that `config` resolves differently.
+
+    The saved config is read as ganlab reads a saved run (`from_saved_run`): a field the run predates takes its
+    default, or its PREDATED_FIELDS value where the default changed what runs do; "none" is None."""
+    ran = from_saved_run(ran, where="a saved run's config").to_dict()
     return {k: (getattr(config, k), v) for k, v in ran.items()
             if k not in RUN_FIELDS_THAT_MAY_DIFFER and getattr(config, k) != v}
 
