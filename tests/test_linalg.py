@@ -5,7 +5,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from ganlab.linalg import sqrtm_psd, trace_sqrt_product, trace_sqrt_product_from_samples
+from ganlab.linalg import check_gaussians, sqrtm_psd, trace_sqrt_product, trace_sqrt_product_from_samples
 
 
 def _random_spd(rng: np.random.Generator, d: int, n: int | None = None) -> np.ndarray:
@@ -161,3 +161,20 @@ def test_slightly_asymmetric_input_is_symmetrised_exactly():
     np.testing.assert_array_equal(out, out.T)
     np.testing.assert_allclose(out, 0.5 * (noisy + noisy.T), rtol=0, atol=0)
     assert check_symmetric_psd(s, "s") is s  # already symmetric float64: no copy
+
+
+def test_check_gaussians_promotes_scalars_and_names_the_bad_argument():
+    m1, s1, m2, s2 = check_gaussians(0.5, 4.0, torch.tensor([1.0]), [[2.0]])
+    for got, expected in ((m1, [0.5]), (s1, [[4.0]]), (m2, [1.0]), (s2, [[2.0]])):
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, np.asarray(expected))
+    with pytest.raises(ValueError, match="mu1 must be a scalar or a"):
+        check_gaussians(np.zeros((2, 2)), np.eye(2), np.zeros(2), np.eye(2))
+    with pytest.raises(ValueError, match=r"cov2 must be \(2, 2\)"):
+        check_gaussians(np.zeros(2), np.eye(2), np.zeros(2), np.eye(3))
+    with pytest.raises(ValueError, match="cov1 must be symmetric"):
+        check_gaussians(np.zeros(2), [[1.0, 1.0], [0.0, 1.0]], np.zeros(2), np.eye(2))
+    with pytest.raises(ValueError, match="mu2 must be finite"):
+        check_gaussians(0.0, 1.0, np.nan, 1.0)
+    with pytest.raises(ValueError, match="mu1 and mu2 must have the same dimension"):
+        check_gaussians(np.zeros(2), np.eye(2), np.zeros(3), np.eye(3))

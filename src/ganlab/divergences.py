@@ -1,9 +1,10 @@
-"""f-divergences as records, the variational lower bound, and exact Wasserstein distances.
+"""f-divergences as records, the variational lower bound, quadrature for 1-D densities, KL between Gaussians.
 
 Conventions (lecture 002_12706ff463d72203.txt, slides "f-divergence family"):
 
     D_f(P||Q) = E_Q f(p/q) = int q(x) f(p(x)/q(x)) dx,          f convex, f(1) = 0
     f*(t)     = sup_{u > 0} (u t - f(u))                        (Fenchel conjugate)
+    f**(u)    = sup_{t in dom f*} (t u - f*(t)) = f(u)           (f convex and closed)
     D_f(P||Q) >= sup_T E_P[T(x)] - E_Q[f*(T(x))],                tight at T*(x) = f'(p(x)/q(x))
 
 P is the data ("real", ``pi`` in the lectures), Q the model; real always comes first. A critic
@@ -11,11 +12,14 @@ outputs an unconstrained logit ``v`` and ``T = g_f(v)`` with the output activati
 f-GAN paper (Nowozin et al. 2016, arXiv:1606.00709, Table 6), so that ``T`` lies in dom f*.
 
 Every conjugate below was derived by hand (set t = f'(u), solve for u, substitute) and is checked
-in tests/test_divergences.py against a numerical ``sup_u (u t - f(u))``. Where the lectures' table
-is loose, ganlab is exact and says so: see docs/MATH.md ("Corrections to the table").
+in tests/test_divergences.py against a numerical ``sup_u (u t - f(u))``, and its biconjugate
+against ``f``. Where the lectures' table is loose, ganlab is exact and says so: see docs/MATH.md
+("Corrections to the table").
 
 Torch-first: the records' callables take and return tensors (float32 or float64, any device,
 differentiable). Quadrature and closed forms are float64 numpy and return Python floats.
+Wasserstein distances live in ``ganlab.transport``; the parallel-lines example that sets them
+against the f-divergences in ``ganlab.experiments.disjoint_supports``.
 """
 
 from __future__ import annotations
@@ -26,30 +30,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import ot
 import scipy.integrate
 import scipy.linalg
-import scipy.spatial.distance
 import torch
 import torch.nn.functional as F
 
-from ganlab.linalg import as_float64, check_symmetric_psd, trace_sqrt_product
+from ganlab.linalg import check_gaussians
 
 __all__ = [
     "DIVERGENCES",
     "FDivergence",
-    "ParallelLines",
     "alpha_divergence",
     "disjoint_support_divergence",
     "divergence",
     "kl_gaussians",
-    "parallel_lines",
+    "softplus",
     "variational_bound",
     "variational_bound_from_logits",
-    "w1_1d",
-    "w2_1d",
-    "w2_gaussians",
-    "wasserstein1",
     "wrightomega",
 ]
 
@@ -122,11 +119,18 @@ def _log1mexp(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x > -LOG2, torch.log(-torch.expm1(x)), torch.log1p(-torch.exp(x)))
 
 
-def _softplus(x: torch.Tensor) -> torch.Tensor:
-    """``softplus(x) = log(1 + e^x)``, exact for every x.
+def softplus(x: torch.Tensor) -> torch.Tensor:
+    """``softplus(x) = log(1 + e^x) = -log sigmoid(-x)``, exact for every x.
 
-    Note: ``F.softplus`` returns ``x`` itself above its threshold 20 and so drops up to 2e-9;
-    ``-logsigmoid(-x)`` keeps the ``log1p(e^{-x})`` tail.
+    The stable form of the GAN losses (``-log D(v) = softplus(-v)``, ``-log(1 - D(v)) = softplus(v)``,
+    ``D = sigmoid(v)``) and of ``f*(g_f(v))`` for ``gan`` and ``js``.
+
+    Shapes: elementwise, any shape; floating-point tensors, differentiable (gradient ``sigmoid(x)``).
+
+    Note: computed as ``-logsigmoid(-x) = max(x, 0) + log1p(e^{-|x|})``: ``e^{-|x|} <= 1`` never
+    overflows, and the ``log1p`` tail is kept for large ``x``. ``F.softplus`` instead returns ``x``
+    itself above its threshold 20 and so drops ``log1p(e^{-x})`` (2e-9 at ``x = 20``, visible in
+    float64). Never ``log(sigmoid(x) + eps)``, which is biased by eps and saturates.
     """
     return -F.logsigmoid(-x)
 
@@ -135,7 +139,7 @@ def _log_softplus(x: torch.Tensor) -> torch.Tensor:
     """``log(softplus(x)) = log(log1p(e^x))``; for ``x < -30``, ``x - e^x / 2`` (softplus underflows)."""
     far = x < -30.0
     x_near = torch.where(far, torch.zeros_like(x), x)
-    return torch.where(far, x - 0.5 * torch.exp(x), torch.log(_softplus(x_near)))
+    return torch.where(far, x - 0.5 * torch.exp(x), torch.log(softplus(x_near)))
 
 
 def _on_domain(t: torch.Tensor, inside: torch.Tensor, formula: TensorFn, safe: float) -> torch.Tensor:
@@ -394,7 +398,7 @@ def _js() -> FDivergence:
         conjugate=lambda t: _on_domain(t, t < 0.5 * LOG2, lambda s: -0.5 * (LOG2 + _log1mexp(2.0 * s - LOG2)), 0.0),
         conjugate_domain=(-_INF, 0.5 * LOG2),
         activation=lambda v: 0.5 * (LOG2 + F.logsigmoid(v)),
-        conjugate_activation=lambda v: 0.5 * (_softplus(v) - LOG2),
+        conjugate_activation=lambda v: 0.5 * (softplus(v) - LOG2),
         optimal_critic=lambda r: 0.5 * (LOG2 + F.logsigmoid(torch.log(r))),
         f_prime_1=0.0,
         reference=(
@@ -415,7 +419,7 @@ def _gan() -> FDivergence:
         conjugate=lambda t: _on_domain(t, t < 0, lambda s: -_log1mexp(s), -1.0),
         conjugate_domain=(-_INF, 0.0),
         activation=F.logsigmoid,
-        conjugate_activation=_softplus,
+        conjugate_activation=softplus,
         optimal_critic=lambda r: F.logsigmoid(torch.log(r)),
         f_prime_1=-LOG2,
         reference=(
@@ -483,7 +487,7 @@ def alpha_divergence(alpha: float) -> FDivergence:
             return _on_domain(t, t < hi, lambda s: torch.expm1(p * torch.log1p((a - 1.0) * s)) / a, 0.0)
 
         def activation(v: torch.Tensor) -> torch.Tensor:
-            return hi - _softplus(-v)
+            return hi - softplus(-v)
 
         def conjugate_activation(v: torch.Tensor) -> torch.Tensor:
             return torch.expm1(p * (math.log(1.0 - a) + _log_softplus(-v))) / a
@@ -691,26 +695,8 @@ def divergence(
 
 
 # ----------------------------------------------------------------------------------------------
-# Closed forms
+# KL between Gaussians (closed form)
 # ----------------------------------------------------------------------------------------------
-def _gaussian(mu: Any, cov: Any, which: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``(mu, cov)``: scalars (mean, variance) or ``(d,)`` and ``(d, d)``."""
-    m = as_float64(mu, f"mu{which}")
-    s = as_float64(cov, f"cov{which}")
-    if m.ndim == 0:
-        m = m.reshape(1)
-    if s.ndim == 0:
-        s = s.reshape(1, 1)
-    if m.ndim != 1:
-        raise ValueError(f"mu{which} must be a scalar or a (d,) vector, got shape {m.shape}")
-    s = check_symmetric_psd(s, f"cov{which}")
-    if s.shape != (m.shape[0], m.shape[0]):
-        raise ValueError(f"cov{which} must be ({m.shape[0]}, {m.shape[0]}) to match mu{which}, got {s.shape}")
-    if not np.all(np.isfinite(m)):
-        raise ValueError(f"mu{which} must be finite, got {m}")
-    return m, s
-
-
 def _cholesky(s: np.ndarray, name: str) -> np.ndarray:
     try:
         return scipy.linalg.cholesky(s, lower=True)
@@ -731,175 +717,10 @@ def kl_gaussians(mu1: Any, cov1: Any, mu2: Any, cov2: Any) -> float:
     Note: computed with Cholesky factors (triangular solves, log det from the diagonals); no
     explicit inverse.
     """
-    m1, s1 = _gaussian(mu1, cov1, "1")
-    m2, s2 = _gaussian(mu2, cov2, "2")
-    if m1.shape != m2.shape:
-        raise ValueError(f"mu1 and mu2 must have the same dimension, got {m1.shape} and {m2.shape}")
+    m1, s1, m2, s2 = check_gaussians(mu1, cov1, mu2, cov2)
     l1 = _cholesky(s1, "cov1")
     l2 = _cholesky(s2, "cov2")
     a = scipy.linalg.solve_triangular(l2, l1, lower=True)  # L2^-1 L1: tr(S2^-1 S1) = ||A||_F^2
     b = scipy.linalg.solve_triangular(l2, m2 - m1, lower=True)
     logdet = 2.0 * (np.sum(np.log(np.diag(l2))) - np.sum(np.log(np.diag(l1))))
     return float(0.5 * (np.sum(a * a) + np.dot(b, b) - m1.shape[0] + logdet))
-
-
-def w2_gaussians(mu1: Any, cov1: Any, mu2: Any, cov2: Any) -> float:
-    """``W2(N1, N2) = sqrt(||m1 - m2||^2 + tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2))`` (FID = W2^2).
-
-    Shapes: ``mu`` ``(d,)`` with ``cov`` ``(d, d)`` (symmetric PSD, singular allowed), or scalars
-    (mean, *variance*). Float64; returns a float.
-
-    Reference: lecture 003_74d7f85fefbfef05.txt, slide "Frechet Inception Distance (FID)"
-    (Theorem: W2 between Gaussians); Dowson & Landau 1982; Heusel et al. 2017 (arXiv:1706.08500).
-    The trace term is ``ganlab.linalg.trace_sqrt_product``.
-
-    Note: rounding can make ``W2^2`` slightly negative for equal inputs; it is clamped at 0.
-    """
-    m1, s1 = _gaussian(mu1, cov1, "1")
-    m2, s2 = _gaussian(mu2, cov2, "2")
-    if m1.shape != m2.shape:
-        raise ValueError(f"mu1 and mu2 must have the same dimension, got {m1.shape} and {m2.shape}")
-    d2 = float(np.sum((m1 - m2) ** 2)) + float(np.trace(s1) + np.trace(s2)) - 2.0 * trace_sqrt_product(s1, s2)
-    return math.sqrt(max(d2, 0.0))
-
-
-def _sorted_1d(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(as_float64(x, "x"))
-    yt = y if isinstance(y, torch.Tensor) else torch.as_tensor(as_float64(y, "y"))
-    for t, name in ((xt, "x"), (yt, "y")):
-        if not torch.is_floating_point(t):
-            raise ValueError(f"{name} must be floating point, got dtype {t.dtype}")
-        if not (t.ndim == 1 or (t.ndim == 2 and t.shape[1] == 1)):
-            raise ValueError(f"{name} must have shape (N,) or (N, 1), got {tuple(t.shape)}")
-    xt, yt = xt.reshape(-1), yt.reshape(-1)
-    if xt.numel() == 0 or xt.numel() != yt.numel():
-        raise ValueError(f"x and y must be non-empty and of equal size, got {xt.numel()} and {yt.numel()}")
-    dtype = torch.promote_types(xt.dtype, yt.dtype)
-    return torch.sort(xt.to(dtype)).values, torch.sort(yt.to(dtype)).values
-
-
-def w1_1d(x: Any, y: Any) -> torch.Tensor:
-    """``W1 = (1/N) sum_i |x_(i) - y_(i)|`` between equal-size 1-D samples (order statistics).
-
-    Shapes: ``x``, ``y`` ``(N,)`` or ``(N, 1)`` tensors (or arrays, taken as float64); returns a
-    0-d tensor, differentiable with respect to the samples.
-
-    Reference: the quantile form ``W_s^s = int_0^1 |F^-1(t) - G^-1(t)|^s dt`` of the Wasserstein
-    metric of lecture 004_a72885b194f54592.txt, slide "Wasserstein distance (continuous) /
-    Wasserstein metric"; Peyre & Cuturi 2019, Remark 2.30.
-    """
-    xs, ys = _sorted_1d(x, y)
-    return (xs - ys).abs().mean()
-
-
-def w2_1d(x: Any, y: Any) -> torch.Tensor:
-    """``W2 = sqrt((1/N) sum_i (x_(i) - y_(i))^2)`` between equal-size 1-D samples (order statistics).
-
-    Shapes: as ``w1_1d``; returns a 0-d tensor.
-
-    Reference: as ``w1_1d``.
-
-    Note: the gradient of ``sqrt`` is infinite at 0 (identical samples).
-    """
-    xs, ys = _sorted_1d(x, y)
-    return ((xs - ys) ** 2).mean().sqrt()
-
-
-def _weights(w: Any, n: int, name: str) -> np.ndarray:
-    if w is None:
-        return np.full(n, 1.0 / n)
-    a = as_float64(w, name)
-    if a.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},) to match the samples, got {a.shape}")
-    if not np.all(np.isfinite(a)) or np.any(a < 0) or a.sum() <= 0:
-        raise ValueError(f"{name} must be finite, >= 0 and not all 0, got min {a.min()!r}, sum {a.sum()!r}")
-    return a / a.sum()
-
-
-def _samples(x: Any, name: str) -> np.ndarray:
-    a = as_float64(x, name)
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
-        raise ValueError(f"{name} must have shape (N,) or (N, D) with N, D >= 1, got {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be finite, got {int(np.sum(~np.isfinite(a)))} non-finite entries")
-    return a
-
-
-def wasserstein1(x: Any, y: Any, *, weights_x: Any = None, weights_y: Any = None) -> float:
-    """Exact ``W1 = min_{gamma in Gamma(a, b)} sum_ij gamma_ij ||x_i - y_j||_2`` between sample sets.
-
-    Shapes: ``x`` ``(N, D)`` or ``(N,)``, ``y`` ``(M, D)`` or ``(M,)``; ``weights_x`` ``(N,)``,
-    ``weights_y`` ``(M,)``, non-negative, normalised to sum 1 (default uniform). Float64;
-    returns a float.
-
-    Reference: lecture 004_a72885b194f54592.txt, slides "Wasserstein distance (discrete)" and
-    "(continuous)"; solved as a linear program by POT's network simplex (``ot.emd2``,
-    Bonneel et al. 2011). In 1-D the exact quantile formula (``ot.wasserstein_1d``) is used.
-
-    Note: the cost matrix is built with ``scipy.spatial.distance.cdist`` (no ``|x|^2 + |y|^2 - 2xy``
-    cancellation), so ``W1(x, x) = 0`` exactly. The network simplex costs about ``O(N^3)``; a
-    few thousand points per side take seconds. Raises RuntimeError if it does not converge.
-    """
-    xa, ya = _samples(x, "x"), _samples(y, "y")
-    if xa.shape[1] != ya.shape[1]:
-        raise ValueError(f"x and y must have the same dimension D, got {xa.shape[1]} and {ya.shape[1]}")
-    a = _weights(weights_x, xa.shape[0], "weights_x")
-    b = _weights(weights_y, ya.shape[0], "weights_y")
-    if xa.shape[1] == 1:
-        return float(ot.wasserstein_1d(xa[:, 0], ya[:, 0], a, b, p=1))
-    cost = scipy.spatial.distance.cdist(xa, ya, metric="euclidean")
-    n_iter = max(100_000, 50 * (xa.shape[0] + ya.shape[0]) ** 2)
-    value, log = ot.emd2(a, b, cost, numItermax=n_iter, log=True)
-    if log.get("warning"):
-        raise RuntimeError(f"ot.emd2 did not solve the transport problem exactly: {log['warning']}")
-    return float(value)
-
-
-# ----------------------------------------------------------------------------------------------
-# The parallel-lines example
-# ----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ParallelLines:
-    """Divergences between ``P_0 = (0, U[0,1])`` and ``P_theta = (theta, U[0,1])`` in R^2."""
-
-    theta: float
-    kl: float
-    reverse_kl: float
-    js: float
-    tv: float
-    w1: float
-
-
-def parallel_lines(theta: float, *, n_points: int = 64) -> ParallelLines:
-    """The parallel-lines example: KL = KL_rev = inf, JSD = log 2, TV = 1, W1 = |theta| (theta != 0).
-
-    For ``theta != 0`` the supports are disjoint, so each f-divergence is ``f(0) + f'(inf)``
-    (``disjoint_support_divergence``); for ``theta = 0``, ``P = Q`` and each is ``f(1) = 0``.
-    W1 is computed by ``wasserstein1`` between the two lines discretised at the same ``n_points``
-    heights ``(i + 1/2)/n``: the horizontal matching costs ``|theta|`` and every coupling costs at
-    least ``|theta|``, so the discrete W1 equals the continuous one exactly.
-
-    Shapes: scalar ``theta``; returns a ``ParallelLines`` record of floats.
-
-    Reference: lecture 004_a72885b194f54592.txt, slide "Wasserstein distance vs KL vs JSD" (also in
-    002_12706ff463d72203.txt); Arjovsky, Chintala & Bottou 2017 (arXiv:1701.07875), Example 1.
-    """
-    th = float(theta)
-    if not math.isfinite(th):
-        raise ValueError(f"theta must be finite, got {theta!r}")
-    if int(n_points) < 1:
-        raise ValueError(f"n_points must be >= 1, got {n_points!r}")
-    heights = (np.arange(int(n_points)) + 0.5) / int(n_points)
-    line0 = np.stack([np.zeros_like(heights), heights], axis=1)
-    line_theta = np.stack([np.full_like(heights, th), heights], axis=1)
-    w1 = wasserstein1(line0, line_theta)
-
-    def value(name: str) -> float:
-        div = DIVERGENCES[name]
-        if th != 0.0:
-            return disjoint_support_divergence(div)
-        return float(div.f(torch.tensor(1.0, dtype=torch.float64)))
-
-    return ParallelLines(theta=th, kl=value("kl"), reverse_kl=value("reverse-kl"), js=value("js"), tv=value("tv"), w1=w1)

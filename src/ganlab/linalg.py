@@ -1,4 +1,4 @@
-"""Dense linear algebra for metrics: square roots and the trace term of W2 between Gaussians.
+"""Dense linear algebra for metrics: validation of covariances, square roots, the trace term of W2 between Gaussians.
 
 Everything here is float64, takes numpy arrays or torch tensors, and works with symmetric
 factorizations only (Cholesky, ``eigh``/``eigvalsh``, SVD), so results are real by construction: no
@@ -17,6 +17,7 @@ import torch
 
 __all__ = [
     "as_float64",
+    "check_gaussians",
     "check_symmetric_psd",
     "sqrtm_psd",
     "trace_sqrt_product",
@@ -69,6 +70,41 @@ def check_symmetric_psd(a: Any, name: str = "sigma") -> np.ndarray:
             f"{name} must be symmetric, got max|A - A^T| = {asym:.3g} > {SYM_RTOL:g} * max|A| = {SYM_RTOL * scale:.3g}"
         )
     return a if asym == 0.0 else _symmetrize(a)
+
+
+def check_gaussians(mu1: Any, cov1: Any, mu2: Any, cov2: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Validate two Gaussians ``N(mu1, cov1)``, ``N(mu2, cov2)`` of one dimension and return ``(m1, s1, m2, s2)``.
+
+    Shapes: each ``mu`` a scalar (mean) or ``(d,)``, each ``cov`` a scalar (*variance*) or ``(d, d)``;
+    returns float64 ``(d,)``, ``(d, d)``, ``(d,)``, ``(d, d)``, scalars promoted to ``d = 1``. Raises
+    ValueError naming the argument (``mu1``, ``cov2``, ...) when a mean is not a finite vector, a
+    covariance fails ``check_symmetric_psd`` or does not match its mean, or the dimensions differ.
+    Positive (semi-)definiteness is left to the factorization the caller needs.
+
+    Used by ``ganlab.divergences.kl_gaussians`` and ``ganlab.transport.w2_gaussians``.
+    """
+    m1, s1 = _gaussian(mu1, cov1, "1")
+    m2, s2 = _gaussian(mu2, cov2, "2")
+    if m1.shape != m2.shape:
+        raise ValueError(f"mu1 and mu2 must have the same dimension, got {m1.shape} and {m2.shape}")
+    return m1, s1, m2, s2
+
+
+def _gaussian(mu: Any, cov: Any, which: str) -> tuple[np.ndarray, np.ndarray]:
+    m = as_float64(mu, f"mu{which}")
+    s = as_float64(cov, f"cov{which}")
+    if m.ndim == 0:
+        m = m.reshape(1)
+    if s.ndim == 0:
+        s = s.reshape(1, 1)
+    if m.ndim != 1:
+        raise ValueError(f"mu{which} must be a scalar or a (d,) vector, got shape {m.shape}")
+    s = check_symmetric_psd(s, f"cov{which}")
+    if s.shape != (m.shape[0], m.shape[0]):
+        raise ValueError(f"cov{which} must be ({m.shape[0]}, {m.shape[0]}) to match mu{which}, got {s.shape}")
+    if not np.all(np.isfinite(m)):
+        raise ValueError(f"mu{which} must be finite, got {m}")
+    return m, s
 
 
 _TILE = 256  # square tiles keep the transposed reads in cache: ~3x faster than a - a.T at d = 2048

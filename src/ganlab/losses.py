@@ -10,8 +10,9 @@ Stable forms. With D = sigmoid(v):
     -log D(v)       = -log sigmoid(v)  = softplus(-v)
     -log(1 - D(v))  = -log sigmoid(-v) = softplus(v)
 
-``softplus`` never forms sigmoid(v) and so never takes log(0): it stays exact for |v| up to the
-float range, where ``log(sigmoid(v) + eps)`` is biased by eps and saturates (REFERENCES.md, pitfalls).
+``softplus`` (``ganlab.divergences.softplus``, the one stable form shared with the f-divergence
+records) never forms sigmoid(v) and so never takes log(0): it stays exact for |v| up to the float
+range, where ``log(sigmoid(v) + eps)`` is biased by eps and saturates (REFERENCES.md, pitfalls).
 
 Shapes: d_real is (N,) or (N, 1) (any shape works: the mean is over all entries), d_fake is (M,) or
 (M, 1); N and M may differ.
@@ -26,13 +27,15 @@ Miyato et al. 2018 (arXiv:1802.05957).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
-if TYPE_CHECKING:  # pragma: no cover - import only for the type checker
-    from ganlab.divergences import FDivergence
+from ganlab.divergences import FDivergence, softplus, variational_bound_from_logits
 
 __all__ = [
     "minimax_d_loss",
@@ -44,16 +47,9 @@ __all__ = [
     "fgan_g_loss",
     "hinge_d_loss",
     "hinge_g_loss",
+    "Objective",
+    "OBJECTIVES",
 ]
-
-
-def _softplus(x: torch.Tensor) -> torch.Tensor:
-    """softplus(x) = log(1 + e^x), exact for every x.
-
-    Note: written as -logsigmoid(-x) because ``F.softplus`` returns x itself above its threshold 20,
-    dropping log1p(e^-x) (up to 2e-9, visible in float64).
-    """
-    return -F.logsigmoid(-x)
 
 
 def _check_outputs(name: str, x: torch.Tensor) -> None:
@@ -106,10 +102,10 @@ def minimax_d_loss(d_real: torch.Tensor, d_fake: torch.Tensor, *, label_smoothin
     _check_outputs("d_fake", d_fake)
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-    real_term = _softplus(-d_real)
+    real_term = softplus(-d_real)
     if label_smoothing > 0.0:
-        real_term = (1.0 - label_smoothing) * real_term + label_smoothing * _softplus(d_real)
-    return real_term.mean() + _softplus(d_fake).mean()
+        real_term = (1.0 - label_smoothing) * real_term + label_smoothing * softplus(d_real)
+    return real_term.mean() + softplus(d_fake).mean()
 
 
 def minimax_g_loss(d_fake: torch.Tensor) -> torch.Tensor:
@@ -129,7 +125,7 @@ def minimax_g_loss(d_fake: torch.Tensor) -> torch.Tensor:
     discriminator confidently rejects the fakes (v -> -inf): the reason for ``ns_g_loss``.
     """
     _check_outputs("d_fake", d_fake)
-    return -_softplus(d_fake).mean()
+    return -softplus(d_fake).mean()
 
 
 def ns_g_loss(d_fake: torch.Tensor) -> torch.Tensor:
@@ -149,7 +145,7 @@ def ns_g_loss(d_fake: torch.Tensor) -> torch.Tensor:
     -log(sigmoid(v) + 1e-8), which is capped at -log(1e-8) and has zero gradient there.
     """
     _check_outputs("d_fake", d_fake)
-    return _softplus(-d_fake).mean()
+    return softplus(-d_fake).mean()
 
 
 # --------------------------------------------------------------------------- Wasserstein (Arjovsky 2017)
@@ -215,13 +211,14 @@ def fgan_d_loss(d_real: torch.Tensor, d_fake: torch.Tensor, *, divergence: FDive
     001_b56ff7e156eb3bba.txt "f-divergence family" (table of T*); f-GAN arXiv:1606.00709, the objective
     F(θ, ω) with T_ω = g_f(V_ω) and the activations of its Table 6.
 
-    Note: with ``DIVERGENCES["gan"]`` (g_f(v) = -softplus(-v), f*(g_f(v)) = softplus(v)) this equals
-    ``minimax_d_loss`` exactly, with no constant: F(θ, ω) is then V(G, D) of the minimax game.
+    Note: this is ``-ganlab.divergences.variational_bound_from_logits``: one implementation of the
+    bound serves both. With ``DIVERGENCES["gan"]`` (g_f(v) = -softplus(-v), f*(g_f(v)) = softplus(v))
+    it equals ``minimax_d_loss`` exactly, with no constant: F(θ, ω) is then V(G, D) of the minimax game.
     """
     _check_outputs("d_real", d_real)
     _check_outputs("d_fake", d_fake)
     _check_divergence(divergence)
-    return -(divergence.activation(d_real).mean() - divergence.conjugate_activation(d_fake).mean())
+    return -variational_bound_from_logits(d_real, d_fake, divergence)
 
 
 def fgan_g_loss(
@@ -291,3 +288,41 @@ def hinge_g_loss(d_fake: torch.Tensor) -> torch.Tensor:
     """
     _check_outputs("d_fake", d_fake)
     return -d_fake.mean()
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One adversarial game: the critic minimizes `d_loss(d_real, d_fake)`, the generator `g_loss(d_fake)`.
+
+    Attributes:
+        d_loss, g_loss: loss functions of this module; keyword-only options (an f-GAN's `divergence`)
+            are bound by `bind`.
+        summary: one line for `ganlab train --help`.
+    """
+
+    d_loss: Callable[..., torch.Tensor]
+    g_loss: Callable[..., torch.Tensor]
+    summary: str
+
+    def bind(self, **options: Any) -> "Objective":
+        """This objective with each loss's keyword-only arguments taken from `options` (others ignored)."""
+
+        def bound(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+            params = inspect.signature(fn).parameters
+            mine = {k: v for k, v in options.items() if k in params and params[k].kind is params[k].KEYWORD_ONLY}
+            return functools.partial(fn, **mine) if mine else fn
+
+        return Objective(bound(self.d_loss), bound(self.g_loss), self.summary)
+
+
+#: Objectives by name (the config's `loss`). A new objective is its loss functions plus one line here.
+OBJECTIVES: dict[str, Objective] = {
+    "minimax": Objective(minimax_d_loss, minimax_g_loss, "min_G max_D E log D(x) + E log(1 - D(G(z))) (Goodfellow 2014)"),
+    "ns": Objective(minimax_d_loss, ns_g_loss, "the minimax critic; the generator maximizes E log D(G(z)) (non-saturating)"),
+    "wasserstein": Objective(wasserstein_d_loss, wasserstein_g_loss, "the Kantorovich-Rubinstein dual E f(x) - E f(G(z)) (WGAN)"),
+    "fgan": Objective(fgan_d_loss, fgan_g_loss, "the variational bound of the f-divergence `divergence` (f-GAN)"),
+    "hinge": Objective(hinge_d_loss, hinge_g_loss, "E relu(1 - D(x)) + E relu(1 + D(G(z))); the generator -E D(G(z))"),
+}

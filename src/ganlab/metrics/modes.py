@@ -27,7 +27,7 @@ from scipy.special import gammainc
 from torch import Tensor
 
 from ganlab.data.toy import ToyDataset
-from ganlab.divergences import wasserstein1
+from ganlab.transport import wasserstein1
 
 __all__ = [
     "ModeMetrics",
@@ -240,7 +240,7 @@ def w1_to_data(
     sample is the same across calls and runs. Works for every toy dataset, with or without modes.
     Shapes: samples (N, dim), reference (M, dim) -> float.
     Reference: lecture 002_12706ff463d72203.txt, slide "Wasserstein distance (continuous)";
-    computed by `ganlab.divergences.wasserstein1`.
+    computed by `ganlab.transport.wasserstein1`.
 
     Note: W1 between two finite samples of the same distribution is positive: for two 2500-point
     samples about 0.03 on the ring and 0.17 on the grid (mostly mass moved between modes to even

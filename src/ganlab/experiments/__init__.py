@@ -1,0 +1,82 @@
+"""The lectures' claims as experiments: one module each, found by name.
+
+An experiment is a module of this package that defines ``EXPERIMENT = Experiment(...)``: its name on the
+command line, the lecture file and slide it reproduces, its parameters with their defaults, and a
+``run(params, out, size) -> Result`` function. Adding one is adding one module; nothing else names it.
+``ganlab experiment --list`` prints them, ``ganlab experiment NAME`` runs one and writes
+``OUT/result.json``.
+
+Modules without ``EXPERIMENT`` hold the lecture examples the experiments build on
+(``disjoint_supports.parallel_lines``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["SIZES", "Experiment", "Result", "experiments", "get_experiment"]
+
+#: `smoke`: seconds, for tests; `full`: minutes on 2 cores, for the figures in docs/experiments/.
+SIZES: tuple[str, ...] = ("smoke", "full")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What an experiment found: its numbers, the figures it wrote, and whether the lecture's claim held.
+
+    Attributes:
+        numbers: JSON-serializable measurements (written to result.json).
+        verdict: one sentence: the claim and what was measured against it.
+        passed: True when the measurement supports the claim within the experiment's stated margin.
+        figures: paths of the PNG files written under the output folder.
+    """
+
+    numbers: dict[str, Any]
+    verdict: str
+    passed: bool
+    figures: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One lecture claim as a runnable experiment.
+
+    Attributes:
+        name: command-line name (`optimal-discriminator`, ...).
+        lecture: the lecture file and slide the claim comes from.
+        claim: the claim, in one sentence.
+        params: parameter names and their defaults (`--key=value` on the command line).
+        run: `run(params, out, size) -> Result`; `size` is one of `SIZES`.
+    """
+
+    name: str
+    lecture: str
+    claim: str
+    run: Callable[[dict[str, Any], Path, str], Result]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def experiments() -> dict[str, Experiment]:
+    """Every experiment of this package by name: each module that defines `EXPERIMENT`, imported on demand."""
+    found: dict[str, Experiment] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        exp = getattr(module, "EXPERIMENT", None)
+        if isinstance(exp, Experiment):
+            if exp.name in found:
+                raise RuntimeError(f"two experiments are named {exp.name!r}")
+            found[exp.name] = exp
+    return found
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment registered as `name`; ValueError listing the known names otherwise."""
+    known = experiments()
+    if name not in known:
+        listed = ", ".join(known) if known else "none yet"
+        raise ValueError(f"unknown experiment {name!r}; expected one of: {listed}")
+    return known[name]
