@@ -5,8 +5,8 @@ gan_toy.py): MLP 512 x 3 hidden ReLU layers in both nets, batch 256, n_critic 5,
 step a fresh real batch and a fresh fake batch, separate critic forwards for real, fake and interpolates,
 torch.autograd.grad for the penalty; a generator step that back-propagates through the critic with its
 weights still trainable. ganlab runs its real `ganlab.train.train` loop (same networks and sizes), twice:
-as configured by default (the critic step in closed form, `ganlab.models.mlp_backward`) and with
-`critic_backward = "autograd"` (ganlab's loop before the closed form). Their steps per second come from the
+as it runs by default (the critic step in closed form, `ganlab.models.mlp_backward`) and with the closed
+form switched off (`ganlab.build.closed_form_layers` patched to decline, so the step goes through autograd). Their steps per second come from the
 `wall_seconds` stamps of their own metrics.jsonl, between the first logged step and the last, so setup and
 the final evaluation are not counted.
 
@@ -21,16 +21,19 @@ critic once over cat([real, fake, x_hat]) (counted only; `--time-fused3` times i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
+import ganlab.build as build_mod
 from ganlab.data.toy import get_toy_dataset
 from ganlab.lipschitz import interpolate, penalty_from_outputs
 from ganlab.models.mlp import MLPCritic, MLPGenerator
@@ -116,16 +119,27 @@ class Fused3:
 # measurements
 
 
-def _ganlab_config(out: Path, steps: int, log_every: int, critic_backward: str = "auto"):
+def _ganlab_config(out: Path, steps: int, log_every: int):
     return resolve_config(overrides=[f"--out={out}", f"--steps={steps}", f"--log_every={log_every}",
-                                     "--eval_every=0", "--ckpt_every=0", "--eval_samples=64",
-                                     f"--critic_backward={critic_backward}"])
+                                     "--eval_every=0", "--ckpt_every=0", "--eval_samples=64"])
 
 
-def ganlab_rate(steps: int, warmup: int, critic_backward: str = "auto") -> float:
+@contextlib.contextmanager
+def _critic_step(how: str) -> Iterator[None]:
+    """"auto": ganlab as it runs; "autograd": the closed-form critic step declined, every step by autograd."""
+    real = build_mod.closed_form_layers
+    if how == "autograd":
+        build_mod.closed_form_layers = lambda critic: None
+    try:
+        yield
+    finally:
+        build_mod.closed_form_layers = real
+
+
+def ganlab_rate(steps: int, warmup: int, how: str = "auto") -> float:
     """Generator steps/s of `train` between its logged step `warmup` and step `steps` (wall_seconds stamps)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        train(_ganlab_config(Path(tmp) / "run", steps, warmup, critic_backward), progress=False)
+    with tempfile.TemporaryDirectory() as tmp, _critic_step(how):
+        train(_ganlab_config(Path(tmp) / "run", steps, warmup), progress=False)
         rows = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
     t = {r["step"]: r["wall_seconds"] for r in rows}
     return (steps - warmup) / (t[steps] - t[warmup])
@@ -153,9 +167,9 @@ def flops_per_step() -> dict[str, float]:
     out = {"plain": _flops(plain.step), "fused3": _flops(fused3.step)}
     # ganlab: a 3-step and a 1-step run differ by 2 generator steps (setup and final evaluation cancel)
     for name, how in (("ganlab", "auto"), ("ganlab-autograd", "autograd")):
-        with tempfile.TemporaryDirectory() as tmp:
-            f3 = _flops(lambda: train(_ganlab_config(Path(tmp) / "a", 3, 1, how), progress=False))
-            f1 = _flops(lambda: train(_ganlab_config(Path(tmp) / "b", 1, 1, how), progress=False))
+        with tempfile.TemporaryDirectory() as tmp, _critic_step(how):
+            f3 = _flops(lambda: train(_ganlab_config(Path(tmp) / "a", 3, 1), progress=False))
+            f1 = _flops(lambda: train(_ganlab_config(Path(tmp) / "b", 1, 1), progress=False))
         out[name] = (f3 - f1) / 2
     return out
 
@@ -178,17 +192,17 @@ def matmul_peak(threads: int, seconds: float = 1.0) -> float:
 def profile_ganlab_ops(top: int = 10) -> list[tuple[str, float]]:
     """Self CPU time share of the top ops in a 6-step run of `train` (figures switched off: the critic's
     value surface of the final evaluation alone costs about half a training step)."""
-    import ganlab.train as train_mod
+    from ganlab.evaluators import ToyEvaluator
 
-    write_figures = train_mod._write_figures
-    train_mod._write_figures = lambda *args, **kwargs: None
+    write_figure = ToyEvaluator.figure
+    ToyEvaluator.figure = lambda *args, **kwargs: None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             cfg = _ganlab_config(Path(tmp) / "p", 6, 1)
             with profile(activities=[ProfilerActivity.CPU]) as prof:
                 train(cfg, progress=False)
     finally:
-        train_mod._write_figures = write_figures
+        ToyEvaluator.figure = write_figure
     rows = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
     total = sum(e.self_cpu_time_total for e in rows)
     return [(e.key, e.self_cpu_time_total / total) for e in rows[:top]]
@@ -260,7 +274,7 @@ def _markdown(args, flops, results, ops) -> str:
         f"{flops['ganlab-autograd'] / 1e9:.2f}, fused3 {flops['fused3'] / 1e9:.2f}. "
         "ganlab: the default loop, its critic step in closed form (`ganlab.models.mlp_backward`: one forward "
         "over real, fake and interpolates, no graph); ganlab-autograd: the same loop with "
-        "`critic_backward = \"autograd\"`; fused3: an autograd step with one critic forward over "
+        "the closed form switched off (every critic step by autograd); fused3: an autograd step with one critic forward over "
         "cat([real, fake, x_hat]), whose autograd backward then runs over all rows. "
         "'effective' = the plain script's FLOPs per step x the variant's steps/s: the WGAN-GP step's work done "
         "per second, counted in the plain script's units (the issue's measure: a loop that does less work for the "

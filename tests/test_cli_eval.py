@@ -106,9 +106,9 @@ def test_single_run_folder_prints_the_runs_evaluation(tmp_path, capsys, monkeypa
         calls.append((str(run_dir), n))
         return {"modes": 8, "high_quality": 0.97, "reverse_kl": 0.01, "w1": 0.02}
 
-    fake = types.ModuleType("ganlab.train")
+    fake = types.ModuleType("ganlab.runs")
     fake.evaluate_run = evaluate_run
-    monkeypatch.setitem(sys.modules, "ganlab.train", fake)
+    monkeypatch.setitem(sys.modules, "ganlab.runs", fake)
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.toml").write_text("recipe = 'wgan-gp'\n")
@@ -148,7 +148,7 @@ def test_classifier_command_trains_and_the_weights_serve_as_extractor(tmp_path, 
 def test_eval_of_a_real_trained_run(tmp_path, capsys):
     """Integration: a tiny `ganlab train` run, then `ganlab eval toy:ring RUN` samples it through ganlab.sampling."""
     run = tmp_path / "run"
-    assert main(["train", "--steps", "5", "--out", str(run), "--g_width=8", "--d_width=8", "--eval_every=5"]) == 0
+    assert main(["train", "--steps", "5", "--out", str(run), "--model.g_width=8", "--model.d_width=8", "--eval_every=5"]) == 0
     capsys.readouterr()
     out = tmp_path / "r.json"
     assert main(["eval", "toy:ring", str(run), "--num-samples", "500", "--no-progress", "--json", str(out)]) == 0

@@ -9,7 +9,7 @@ import torch
 from ganlab.cli import main
 from ganlab.sampling import sample_from_run
 
-TINY = ["--g_width=16", "--d_width=16", "--g_depth=1", "--d_depth=1", "--batch_size=32", "--eval_samples=200",
+TINY = ["--model.g_width=16", "--model.d_width=16", "--model.g_depth=1", "--model.d_depth=1", "--batch_size=32", "--eval_samples=200",
         "--threads", "1", "--no-progress", "--n_critic=1"]
 
 
@@ -40,31 +40,40 @@ def test_resume_through_the_cli(run_dir, capsys):
     assert "8 generator steps" in capsys.readouterr().out
 
 
-def test_resume_of_a_run_saved_before_critic_backward_existed(tmp_path, capsys):
-    """Its config.toml has no critic_backward: the resume runs it with "autograd", what it ran with, and ends
-    bit-identical to an uninterrupted run; resuming it with "auto" is refused as a config change."""
-    args = [*TINY, "--d_depth=2", "--gp_weight=1", "--critic_backward=autograd"]
-    assert main(["train", "--steps", "6", "--out", str(tmp_path / "a"), *args]) == 0
-    assert main(["train", "--steps", "3", "--out", str(tmp_path / "b"), *args]) == 0
-    config_toml = tmp_path / "b" / "config.toml"
-    lines = config_toml.read_text().splitlines()
-    config_toml.write_text("\n".join(line for line in lines if not line.startswith("critic_backward")) + "\n")
-    assert main(["train", "--resume", "--out", str(tmp_path / "b"), "--steps", "6", "--no-progress",
-                 "--critic_backward=auto"]) == 2
-    assert "critic_backward: 'autograd' -> 'auto'" in capsys.readouterr().err
-    assert main(["train", "--resume", "--out", str(tmp_path / "b"), "--steps", "6", "--no-progress"]) == 0
-    from ganlab.checkpoint import load_checkpoint
+def test_a_run_of_an_older_checkpoint_format_is_refused_by_name(run_dir, capsys):
+    """A checkpoint of format v1 (flat model fields, before the [model] table) is refused with one line naming
+    its format and today's, by resume, sample and eval alike; nothing in the folder is changed."""
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
 
-    ta, _ = load_checkpoint(tmp_path / "a" / "checkpoints" / "last.safetensors")
-    tb, _ = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.safetensors")
-    assert all(torch.equal(ta[k], tb[k]) for k in ta)
+    path = run_dir / "checkpoints" / "last.safetensors"
+    with safe_open(str(path), framework="pt") as fh:
+        header = dict(fh.metadata())
+    save_file(load_file(str(path)), str(path), metadata={**header, "format": "ganlab-checkpoint-v1"})
+    before = path.read_bytes()
+    for argv in (["train", "--resume", "--out", str(run_dir), "--steps", "9", "--no-progress"],
+                 ["sample", str(run_dir), "-n", "5", "--out", str(run_dir.parent / "s.npz")],
+                 ["eval", str(run_dir)]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "older ganlab (format 'ganlab-checkpoint-v1'" in err and "ganlab-checkpoint-v2" in err, err
+        assert err.count("\n") == 1
+    assert path.read_bytes() == before
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--lr=1e-3"], "unknown config key(s) 'lr'"),
     (["--n_critic=0"], "'n_critic': expected an integer >= 1, got 0"),
     (["--recipe", "wgangp"], "unknown recipe 'wgangp'"),
-    (["--data", "moons"], "'data'"),
+    (["--data", "moons"], "unknown data set 'moons'"),
+    (["--loss=wgan"], "unknown objective (loss) 'wgan'"),
+    (["--divergence=kl2"], "unknown divergence 'kl2' (did you mean 'kl'"),
+    (["--model.widht=3"], "unknown model field(s) 'widht'"),
+    (["--model=dcgan"], "unknown model family 'dcgan'"),
+    (["--model.activation=gelu2"], "model.activation: expected one of"),
+    (["--data_params.bogus=1"], "'bogus'"),
+    (["--model.d_norm=batchnorm"], "a batch-norm critic cannot take a gradient penalty"),
+    (["--device=cuda:abc"], "'cuda:abc' is not a device"),
     (["--steps", "-3"], "'steps'"),
     (["--clip_value=0"], "'clip_value'"),
     (["--config", "/nonexistent/c.toml"], "config file not found"),
@@ -114,11 +123,11 @@ def test_sample_missing_run(tmp_path, capsys):
 
 
 def test_non_finite_run_exits_nonzero(tmp_path, capsys, monkeypatch):
-    import ganlab.train as train_mod
+    from ganlab.losses import OBJECTIVES, Objective
 
-    monkeypatch.setattr(train_mod, "objective",
-                        lambda config: (lambda d_real, d_fake: (d_real - d_fake).mean() * float("inf"),
-                                        lambda d_fake: -d_fake.mean()))
+    monkeypatch.setitem(OBJECTIVES, "wasserstein",
+                        Objective(lambda d_real, d_fake: (d_real - d_fake).mean() * float("inf"),
+                                  lambda d_fake: -d_fake.mean(), "poisoned"))
     code = main(["train", "--steps", "3", "--out", str(tmp_path / "bad"), *TINY])
     err = capsys.readouterr().err
     assert code == 1

@@ -8,19 +8,25 @@ import pytest
 import torch
 from torch import nn
 
+import ganlab.build as build_mod
 import ganlab.checkpoint as ckpt
-import ganlab.train as train_mod
+import ganlab.runs as runs_mod
+import ganlab.steps as steps_mod
+from ganlab.build import build, model_fields, stream_seeds
 from ganlab.checkpoint import load_checkpoint
 from ganlab.config import load_toml
 from ganlab.data.toy import get_toy_dataset
+from ganlab.losses import OBJECTIVES, Objective
 from ganlab.models.mlp import MLPCritic, MLPGenerator
 from ganlab.models.mlp_backward import penalized_critic_backward_
 from ganlab.recipes import RECIPES, resolve_config
-from ganlab.sampling import load_generator, sample_from_run
-from ganlab.train import NonFiniteLossError, ema_update_, evaluate_run, stream_seeds, train
+from ganlab.runs import evaluate_run, load_run
+from ganlab.sampling import sample_from_run
+from ganlab.steps import ema_update_, lr_factor
+from ganlab.train import NonFiniteLossError, train
 
-TINY = ["--g_width=16", "--d_width=16", "--g_depth=2", "--d_depth=2", "--batch_size=32", "--eval_samples=200",
-        "--log_every=5", "--threads=1"]
+TINY = ["--model.g_width=16", "--model.d_width=16", "--model.g_depth=2", "--model.d_depth=2", "--batch_size=32",
+        "--eval_samples=200", "--log_every=5", "--threads=1"]
 
 
 def _config(tmp_path, *overrides, name="run"):
@@ -31,6 +37,16 @@ def _config(tmp_path, *overrides, name="run"):
 # the loop computes the textbook algorithm
 
 
+def _reference_nets(config):
+    """The loop's initial generator and critic, rebuilt by hand in float64 with nn.ReLU."""
+    f = model_fields(config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(stream_seeds(config.seed)["init"])
+        G = MLPGenerator(f.latent_dim, 2, width=f.g_width, depth=f.g_depth, activation=nn.ReLU)
+        D = MLPCritic(2, width=f.d_width, depth=f.d_depth, activation=nn.ReLU)
+    return G.double(), D.double(), f.latent_dim
+
+
 def _reference_wgan_gp(config, steps):
     """WGAN-GP written the way the paper's Algorithm 1 reads (and the toy script does it), in float64:
     separate critic forwards for real, fake and interpolates, torch.autograd.grad for the penalty,
@@ -38,11 +54,7 @@ def _reference_wgan_gp(config, steps):
     draws as ganlab's loop."""
     dataset = get_toy_dataset(config.data)
     seeds = stream_seeds(config.seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seeds["init"])
-        G = MLPGenerator(config.latent_dim, 2, width=config.g_width, depth=config.g_depth, activation=nn.ReLU)
-        D = MLPCritic(2, width=config.d_width, depth=config.d_depth, activation=nn.ReLU)
-    G, D = G.double(), D.double()
+    G, D, latent_dim = _reference_nets(config)
     opt_g = torch.optim.SGD(G.parameters(), lr=config.lr_g)
     opt_d = torch.optim.SGD(D.parameters(), lr=config.lr_d)
     g_data = torch.Generator().manual_seed(seeds["data"])
@@ -51,7 +63,7 @@ def _reference_wgan_gp(config, steps):
     m, nc, lam = config.batch_size, config.n_critic, config.gp_weight
     for _ in range(steps):
         real_all = dataset.sample(nc * m, generator=g_data, dtype=torch.float64)
-        z_all = torch.randn(nc * m, config.latent_dim, generator=g_latent).double()
+        z_all = torch.randn(nc * m, latent_dim, generator=g_latent).double()
         for i in range(nc):
             real = real_all[i * m:(i + 1) * m]
             fake = G(z_all[i * m:(i + 1) * m]).detach()
@@ -62,7 +74,7 @@ def _reference_wgan_gp(config, steps):
             opt_d.zero_grad()
             loss.backward()
             opt_d.step()
-        z = torch.randn(m, config.latent_dim, generator=g_latent).double()
+        z = torch.randn(m, latent_dim, generator=g_latent).double()
         g_loss = -D(G(z)).mean()
         opt_g.zero_grad()
         g_loss.backward()
@@ -70,32 +82,86 @@ def _reference_wgan_gp(config, steps):
     return G, D
 
 
-@pytest.mark.parametrize("critic_backward", ["auto", "autograd"])
-def test_loop_equals_textbook_wgan_gp(tmp_path, monkeypatch, critic_backward):
-    """Three generator steps of `train` (batched fakes, frozen critic in the generator step; the critic step
-    in closed form with "auto", by autograd with a fused real/fake forward and masked ReLU with "autograd")
-    land on the parameters of a plain float64 WGAN-GP implementation.
+def _reference_wgan(config, steps):
+    """WGAN with weight clipping as the paper's Algorithm 1 reads, in float64: separate critic forwards for
+    real and fake, a fresh generator forward for each critic step, w <- clip(w, -c, c) after every critic
+    update, plain SGD. Same initial weights and random draws as ganlab's loop."""
+    dataset = get_toy_dataset(config.data)
+    seeds = stream_seeds(config.seed)
+    G, D, latent_dim = _reference_nets(config)
+    opt_g = torch.optim.SGD(G.parameters(), lr=config.lr_g)
+    opt_d = torch.optim.SGD(D.parameters(), lr=config.lr_d)
+    g_data = torch.Generator().manual_seed(seeds["data"])
+    g_latent = torch.Generator().manual_seed(seeds["latent"])
+    m, nc, c = config.batch_size, config.n_critic, config.clip_value
+    for _ in range(steps):
+        real_all = dataset.sample(nc * m, generator=g_data, dtype=torch.float64)
+        z_all = torch.randn(nc * m, latent_dim, generator=g_latent).double()
+        for i in range(nc):
+            loss = D(G(z_all[i * m:(i + 1) * m]).detach()).mean() - D(real_all[i * m:(i + 1) * m]).mean()
+            opt_d.zero_grad()
+            loss.backward()
+            opt_d.step()
+            with torch.no_grad():
+                for p in D.parameters():
+                    p.clamp_(-c, c)
+        g_loss = -D(G(torch.randn(m, latent_dim, generator=g_latent).double())).mean()
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+    return G, D
 
-    Both sides use SGD for this comparison: Adam divides by sqrt(v) + 1e-8, which turns float32 rounding
-    of gradients that are exactly 0 in exact arithmetic (a bias whose unit is active on every real and
-    fake sample gets E 1 - E 1) into updates of +-lr; SGD keeps the update linear in the gradient."""
-    monkeypatch.setattr(train_mod, "_optimizer", lambda config, params, lr: torch.optim.SGD(params, lr=lr))
-    config = _config(tmp_path, "--steps=3", "--n_critic=3", "--lr_d=1e-2", "--lr_g=1e-2", "--gp_weight=10",
-                     "--eval_samples=50", f"--critic_backward={critic_backward}")
-    calls = []
-    monkeypatch.setattr(train_mod, "penalized_critic_backward_",
-                        lambda *a, **k: calls.append(1) or penalized_critic_backward_(*a, **k))
-    train(config, progress=False)
-    assert len(calls) == (9 if critic_backward == "auto" else 0)  # 3 steps x n_critic 3
-    tensors, _ = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
-    G_ref, D_ref = _reference_wgan_gp(config, steps=3)
+
+def _assert_checkpoint_equals(path, G_ref, D_ref, config):
+    tensors, _ = load_checkpoint(path)
     for prefix, ref in (("generator", G_ref), ("critic", D_ref)):
         for name, p in ref.state_dict().items():
             torch.testing.assert_close(tensors[f"{prefix}.{name}"].double(), p, atol=1e-6, rtol=0, msg=name)
     # and the parameters did move, so the comparison is not vacuous
-    init_g, _ = train_mod.build_models(config, 2, seed=stream_seeds(config.seed)["init"])
+    init_g = build(config).generator
     moved = max((tensors[f"generator.{k}"] - v).abs().max().item() for k, v in init_g.state_dict().items())
     assert moved > 1e-3
+    return tensors
+
+
+@pytest.mark.parametrize("closed_form", [True, False])
+def test_loop_equals_textbook_wgan_gp(tmp_path, monkeypatch, closed_form):
+    """Three generator steps of `train` (batched fakes, frozen critic in the generator step; the critic step
+    in closed form, or by autograd with a fused real/fake forward and masked ReLU when the closed form is
+    switched off) land on the parameters of a plain float64 WGAN-GP implementation.
+
+    Both sides use SGD for this comparison: Adam divides by sqrt(v) + 1e-8, which turns float32 rounding
+    of gradients that are exactly 0 in exact arithmetic (a bias whose unit is active on every real and
+    fake sample gets E 1 - E 1) into updates of +-lr; SGD keeps the update linear in the gradient."""
+    monkeypatch.setattr(build_mod, "_optimizer", lambda config, params, lr: torch.optim.SGD(params, lr=lr))
+    if not closed_form:
+        monkeypatch.setattr(build_mod, "closed_form_layers", lambda critic: None)
+    config = _config(tmp_path, "--steps=3", "--n_critic=3", "--lr_d=1e-2", "--lr_g=1e-2", "--gp_weight=10",
+                     "--eval_samples=50")
+    calls = []
+    monkeypatch.setattr(steps_mod, "penalized_critic_backward_",
+                        lambda *a, **k: calls.append(1) or penalized_critic_backward_(*a, **k))
+    train(config, progress=False)
+    assert len(calls) == (9 if closed_form else 0)  # 3 steps x n_critic 3
+    _assert_checkpoint_equals(tmp_path / "run" / "checkpoints" / "last.safetensors",
+                              *_reference_wgan_gp(config, steps=3), config)
+
+
+def test_loop_equals_textbook_wgan_with_weight_clipping(tmp_path, monkeypatch):
+    """Three generator steps of the `wgan` recipe (batched fakes, one real/fake forward, clipping after each
+    critic step) land on a plain float64 WGAN Algorithm 1; c = 0.05 so that clipping binds (and the generator
+    learns slowly through a clipped critic: lr_g = 1 so that it moves measurably); the test also
+    checks that some critic weights sit exactly at +-c and that every one lies within [-c, c]."""
+    monkeypatch.setattr(build_mod, "_optimizer", lambda config, params, lr: torch.optim.SGD(params, lr=lr))
+    config = _config(tmp_path, "--recipe=wgan", "--steps=3", "--n_critic=3", "--lr_d=5e-2", "--lr_g=1.0",
+                     "--clip_value=0.05", "--eval_samples=50")
+    train(config, progress=False)
+    tensors = _assert_checkpoint_equals(tmp_path / "run" / "checkpoints" / "last.safetensors",
+                                        *_reference_wgan(config, steps=3), config)
+    weights = torch.cat([v.flatten() for k, v in tensors.items() if k.startswith("critic.")])
+    c = torch.tensor(0.05)  # in float32, as the weights
+    assert weights.abs().max() <= c
+    assert (weights.abs() == c).float().mean().item() > 0.01
 
 
 # ----------------------------------------------------------------------------------------------
@@ -118,7 +184,11 @@ def test_smoke_every_recipe(tmp_path, recipe):
     assert {"modes", "high_quality", "reverse_kl", "w1", "critic_w"} <= set(last)
     assert 0 <= last["modes"] <= 8 and 0.0 <= last["high_quality"] <= 1.0
     assert 0.0 <= last["reverse_kl"] <= math.log(8) + 1e-12 and last["w1"] > 0
-    assert load_toml(run / "config.toml") == config.__class__(**{**config.to_dict(), "out": str(run)})
+    saved = load_toml(run / "config.toml")  # the complete config: every model field, the run folder
+    assert saved == build(config).config
+    assert saved.out == str(run) and saved.model == {"family": "mlp", "latent_dim": 2, "g_width": 16, "g_depth": 2,
+                                                     "d_width": 16, "d_depth": 2, "activation": "relu",
+                                                     "g_norm": "none", "d_norm": "none"}
     on_disk = json.loads((run / "summary.json").read_text())
     assert on_disk["threads"] == 1 and on_disk["wall_seconds"] > 0 and on_disk["modes"] == summary["modes"]
 
@@ -136,7 +206,7 @@ def test_wgan_gp_learns(tmp_path):
     """200 generator steps with the WGAN-GP toy script's settings (Adam beta1 0.5, lambda 0.1; here lr 1e-3
     and width 64 to be quick) on its 8 Gaussians: W1 to the data falls from the untrained generator's 0.95
     to below 0.6 of it (0.40 measured)."""
-    config = _config(tmp_path, "--data=8gaussians", "--g_width=64", "--d_width=64", "--batch_size=64",
+    config = _config(tmp_path, "--data=8gaussians", "--model.g_width=64", "--model.d_width=64", "--batch_size=64",
                      "--steps=200", "--eval_every=20", "--lr_g=1e-3", "--lr_d=1e-3", "--beta1=0.5",
                      "--gp_weight=0.1", "--eval_samples=300", "--log_every=20")
     train(config, progress=False)
@@ -152,7 +222,7 @@ def test_wgan_gp_learns(tmp_path):
 
 @pytest.mark.parametrize("recipe, extra", [("sngan", ["--ema=0.9", "--gp_weight=1.0", "--n_critic=2"]),
                                            ("wgan", ["--ema=0.5"]),
-                                           ("wgan-gp", ["--activation=leaky_relu", "--ema=0.9"])])  # closed-form critic step
+                                           ("wgan-gp", ["--model.activation=leaky_relu", "--ema=0.9"])])  # closed-form critic step
 def test_resume_is_bit_identical(tmp_path, recipe, extra):
     """Stop at N, resume to 2N: every parameter, buffer (SN u, v), EMA weight, optimizer moment and RNG
     state equals that of an uninterrupted 2N-step run."""
@@ -179,9 +249,9 @@ def test_late_linear_decay_is_constant_then_linear_to_zero(tmp_path):
     T = 10, s = 0.6: 1 at t = 1..6, then 0.75, 0.5, 0.25 at t = 8, 9, 10 and 1.0 at t = 7; s = 0 is WGAN-GP's."""
     cfg = _config(tmp_path, "--lr_decay=linear", "--lr_decay_start=0.6", "--steps=10")
     want = [1.0] * 6 + [1.0, 0.75, 0.5, 0.25]
-    assert [train_mod.lr_factor(cfg, t) for t in range(1, 11)] == pytest.approx(want, rel=1e-14)
+    assert [lr_factor(cfg, t) for t in range(1, 11)] == pytest.approx(want, rel=1e-14)
     whole = _config(tmp_path, "--lr_decay=linear", "--steps=10")
-    assert [train_mod.lr_factor(whole, t) for t in range(1, 11)] == pytest.approx(
+    assert [lr_factor(whole, t) for t in range(1, 11)] == pytest.approx(
         [1 - (t - 1) / 10 for t in range(1, 11)], rel=1e-14)
     with pytest.raises(ValueError, match="lr_decay_start"):
         _config(tmp_path, "--lr_decay_start=1.0")
@@ -193,19 +263,19 @@ def test_linear_lr_decay_follows_the_schedule_and_resumes_bit_identically(tmp_pa
     n = 5
     args = ["--recipe=wgan-gp", "--n_critic=2", "--lr_decay=linear", f"--steps={2 * n}", f"--ckpt_every={n}"]
     cfg = _config(tmp_path, *args, name="a")
-    assert [train_mod.lr_factor(cfg, t) for t in (1, 2, 2 * n)] == pytest.approx([1.0, 0.9, 0.1], rel=1e-14)
+    assert [lr_factor(cfg, t) for t in (1, 2, 2 * n)] == pytest.approx([1.0, 0.9, 0.1], rel=1e-14)
     train(cfg, progress=False)
 
-    real_save = train_mod.save_training_state
+    real_save = runs_mod.save_training_state
 
     def save_then_die(*a, **k):
         real_save(*a, **k)
         raise KeyboardInterrupt  # the user pressed Ctrl-C right after the step-N checkpoint
 
-    monkeypatch.setattr(train_mod, "save_training_state", save_then_die)
+    monkeypatch.setattr(runs_mod, "save_training_state", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         train(_config(tmp_path, *args, name="b"), progress=False)
-    monkeypatch.setattr(train_mod, "save_training_state", real_save)
+    monkeypatch.setattr(runs_mod, "save_training_state", real_save)
     with pytest.raises(ValueError, match="decays its learning rates over steps = 10"):
         train(_config(tmp_path, *args, "--steps=12", name="b"), resume=True, progress=False)
     train(_config(tmp_path, *args, name="b"), resume=True, progress=False)
@@ -257,7 +327,8 @@ def test_crash_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, monke
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
-    d_loss_fn, g_loss_fn = train_mod.objective(_config(tmp_path))
+    wasserstein = OBJECTIVES["wasserstein"]
+    d_loss_fn = wasserstein.d_loss
     calls = {"n": 0}
 
     def poisoned(d_real, d_fake):  # the 7th generator step's critic loss is NaN (n_critic = 1)
@@ -265,7 +336,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypa
         loss = d_loss_fn(d_real, d_fake)
         return loss * float("nan") if calls["n"] >= 7 else loss
 
-    monkeypatch.setattr(train_mod, "objective", lambda config: (poisoned, g_loss_fn))
+    monkeypatch.setitem(OBJECTIVES, "wasserstein", Objective(poisoned, wasserstein.g_loss, wasserstein.summary))
     with pytest.raises(NonFiniteLossError) as exc:
         train(_config(tmp_path, "--steps=20", "--ckpt_every=5", "--n_critic=1"), progress=False)
     msg = str(exc.value)
@@ -309,9 +380,10 @@ def test_sampling(tmp_path):
     assert not torch.equal(x, sample_from_run(run, 1000, seed=4, batch_size=300))
     # the EMA and the raw generator are different networks after a few steps
     assert not torch.equal(x, sample_from_run(run, 1000, seed=3, ema=False, batch_size=300))
-    g, config = load_generator(run)
-    assert not g.training and config.ema == 0.5
-    z = torch.randn(300, config.latent_dim, generator=torch.Generator().manual_seed(3))  # the first batch
+    loaded = load_run(run)
+    g, config = loaded.sampler, loaded.config
+    assert g is loaded.setup.ema and not g.training and config.ema == 0.5 and loaded.step == 3
+    z = torch.randn(300, loaded.setup.latent_dim, generator=torch.Generator().manual_seed(3))  # the first batch
     torch.testing.assert_close(g(z), x[:300], atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match="n must be"):
         sample_from_run(run, 0)
@@ -337,8 +409,8 @@ def _ddp_worker(rank, world_size, port, config, same_streams):
     os.environ.update({"RANK": str(rank), "WORLD_SIZE": str(world_size), "LOCAL_RANK": str(rank),
                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
     if same_streams:  # every process draws what a single process would: averaging must change nothing
-        seeds = train_mod.stream_seeds
-        train_mod.stream_seeds = lambda seed, rank=0: seeds(seed)
+        seeds = build_mod.stream_seeds
+        build_mod.stream_seeds = lambda seed, rank=0: seeds(seed)
     train(config, progress=False)
 
 

@@ -36,7 +36,12 @@ __all__ = [
     "load_training_state",
 ]
 
-CHECKPOINT_FORMAT = "ganlab-checkpoint-v1"
+#: The format of today's checkpoints. v2: the model family's fields live in the config's `model` table.
+CHECKPOINT_FORMAT = "ganlab-checkpoint-v2"
+#: Formats ganlab wrote before, and why today's code refuses them.
+OLDER_FORMATS: dict[str, str] = {
+    "ganlab-checkpoint-v1": "written before the model's fields moved into the config's [model] table",
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -76,15 +81,24 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     try:
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             header = fh.metadata() or {}
+            if header.get("format") in OLDER_FORMATS:
+                raise ValueError(
+                    f"{str(path)!r} is a checkpoint of an older ganlab (format {header['format']!r}, "
+                    f"{OLDER_FORMATS[header['format']]}); this version reads {CHECKPOINT_FORMAT!r}: train the run "
+                    f"again, or use the ganlab release that wrote it"
+                )
             if header.get("format") != CHECKPOINT_FORMAT:
                 raise ValueError(
                     f"{str(path)!r} is not a ganlab checkpoint (format {header.get('format')!r}, "
                     f"expected {CHECKPOINT_FORMAT!r})"
                 )
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+        meta = json.loads(header["meta"])
     except SafetensorError as exc:
         raise ValueError(f"{str(path)!r} is not a readable safetensors checkpoint: {exc}") from None
-    return tensors, json.loads(header["meta"])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(f"checkpoint {str(path)!r} has damaged metadata: {exc}") from None
+    return tensors, meta
 
 
 # ----------------------------------------------------------------------------------------------

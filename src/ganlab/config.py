@@ -1,14 +1,20 @@
-"""`TrainConfig`: every knob of a training run, as one frozen dataclass with flat fields.
+"""`TrainConfig`: every knob of a training run, as one frozen dataclass.
 
 A run is fully described by its config: it is written to `config.toml` in the run folder and into
 every checkpoint, and `ganlab train --resume` reads it back. Values come, in increasing priority,
-from the field defaults below (WGAN-GP on the 8-mode ring, recipe `wgan-gp-toy`), a named recipe (`ganlab.recipes`), a
-TOML file and `--key=value` flags; the layering lives in `ganlab.recipes.resolve_config`.
+from the field defaults below (WGAN-GP on the 8-mode ring, recipe `wgan-gp-toy`), a named recipe
+(`ganlab.recipes`), a TOML file and `--key=value` flags; the layering lives in
+`ganlab.recipes.resolve_config`.
 
-This is the one place where strings become choices: `loss`, `divergence`, `data`, `optimizer`,
-`activation` and the norms are validated here, by name, and every impossible value raises
-ValueError naming it and what was expected. Unknown keys are refused with the closest valid names
-(difflib), never silently ignored.
+The fields common to every run are flat. The model family's own fields live in one table, `model`
+(`[model]` in TOML, `--model.NAME=VALUE` on the command line): its `family` names an entry of
+`ganlab.models.MODELS`, the rest are that family's fields, so a new family brings its fields without
+touching the common ones. `data_params` holds the dataset's keyword arguments the same way.
+
+This module checks types and ranges and refuses unknown keys with the closest valid names
+(difflib). It imports nothing from ganlab above `ganlab.files`: the names that refer to registries
+(`recipe`, `data`, `loss`, `divergence`, `model.family` and the family's fields) are checked against
+those registries by `ganlab.build`, the one place where names become objects.
 """
 
 from __future__ import annotations
@@ -32,31 +38,27 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = [
     "TrainConfig",
-    "LOSSES",
     "OPTIMIZERS",
     "LR_DECAYS",
-    "CRITIC_BACKWARDS",
     "DEVICES",
+    "TABLES",
     "config_fields",
     "load_toml",
     "read_toml",
     "to_toml",
     "save_toml",
     "from_dict",
-    "from_saved_run",
-    "PREDATED_FIELDS",
     "apply_overrides",
     "parse_overrides",
+    "unknown_names_message",
 ]
 
-#: Objectives by name (functions in `ganlab.losses`): the critic loss, then the generator loss.
-LOSSES: tuple[str, ...] = ("minimax", "ns", "wasserstein", "fgan", "hinge")
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 #: Learning-rate schedules: constant, or linear decay to 0 over `steps` (the WGAN-GP authors' CIFAR-10 scripts).
 LR_DECAYS: tuple[str, ...] = ("none", "linear")
-#: How a critic step is differentiated (`TrainConfig.critic_backward`).
-CRITIC_BACKWARDS: tuple[str, ...] = ("auto", "autograd")
 DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
+#: Fields that are tables of named values, set one entry at a time with `--TABLE.NAME=VALUE`.
+TABLES: tuple[str, ...] = ("data_params", "model")
 
 
 @dataclass(frozen=True)
@@ -68,21 +70,21 @@ class TrainConfig:
 
     What to train:
         recipe: the named set of defaults this config started from (`ganlab.recipes.RECIPES`).
-        data: toy dataset name (`ganlab.data.toy.TOY_DATASETS`).
-        data_params: keyword arguments of the dataset (e.g. {"theta": 0.5} for `parallel-lines`).
+        data: dataset name (`ganlab.data.DATASETS`); data_params: its keyword arguments
+            (e.g. {"theta": 0.5} for `parallel-lines`).
+        model: the model family and its fields: {"family": "mlp", "g_width": 512, ...}
+            (`ganlab.models.MODELS`); fields left out take the family's defaults.
         steps: number of generator updates.
         seed: seeds model initialization and the data, latent and penalty generators.
         out: run folder; "" means `runs/<recipe>-<data>-s<seed>`.
-    Networks (`ganlab.models.mlp`):
-        batch_size (m), latent_dim, g_width, g_depth, d_width, d_depth (hidden layers), activation,
-        g_norm, d_norm ("none" | "batchnorm" | "layernorm").
+        batch_size: m, samples per critic or generator update (per process).
     Objective:
-        loss: "minimax" | "ns" | "wasserstein" | "fgan" | "hinge".
+        loss: an objective of `ganlab.losses.OBJECTIVES` ("minimax", "ns", "wasserstein", "fgan", "hinge").
         divergence: f-divergence name for loss="fgan" (`ganlab.divergences.DIVERGENCES`).
         fgan_non_saturating: generator maximizes E g_f(v) instead of minimizing -E f*(g_f(v)).
         n_critic: critic updates per generator update.
-        gp_weight: gradient-penalty weight lambda (0 = no penalty).
-        one_sided_gp: penalize only gradient norms above 1.
+    Lipschitz constraint (`ganlab.lipschitz`; the three compose freely):
+        gp_weight: gradient-penalty weight lambda (0 = no penalty); one_sided_gp: penalize only norms above 1.
         clip_value: weight clipping c applied after every critic step (None = no clipping).
         spectral_norm: spectral normalization on every critic layer.
     Optimization:
@@ -96,34 +98,23 @@ class TrainConfig:
     Bookkeeping:
         log_every, eval_every, ckpt_every (generator steps; eval/ckpt 0 = only at the end),
         eval_samples (2500, the VEEGAN/PacGAN protocol), device, threads (0 = torch's default).
-        critic_backward: "auto": a gradient-penalty step of a (leaky) ReLU MLP critic without normalization or
-            spectral norm takes its gradients in closed form (`ganlab.models.mlp_backward`), every other
-            critic step autograd; "autograd": autograd always (the same gradients up to float rounding; runs
-            made before the closed form existed are reproduced with it).
     """
 
     # what to train
     recipe: str = "wgan-gp-toy"
     data: str = "ring"
     data_params: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=lambda: {"family": "mlp"})
     steps: int = 600
     seed: int = 0
     out: str = ""
-    # networks
     batch_size: int = 256
-    latent_dim: int = 2
-    g_width: int = 512
-    g_depth: int = 3
-    d_width: int = 512
-    d_depth: int = 3
-    activation: str = "relu"
-    g_norm: str = "none"
-    d_norm: str = "none"
     # objective
     loss: str = "wasserstein"
     divergence: str = "js"
     fgan_non_saturating: bool = False
     n_critic: int = 5
+    # Lipschitz constraint
     gp_weight: float = 0.1
     one_sided_gp: bool = False
     clip_value: float | None = None
@@ -144,7 +135,6 @@ class TrainConfig:
     ckpt_every: int = 200
     device: str = "cpu"
     threads: int = 0
-    critic_backward: str = "auto"
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -154,10 +144,16 @@ class TrainConfig:
         """The run folder: `out`, or `runs/<recipe>-<data>-s<seed>` when `out` is empty."""
         return Path(self.out) if self.out else Path("runs") / f"{self.recipe}-{self.data}-s{self.seed}"
 
+    @property
+    def model_family(self) -> str:
+        """`model["family"]` (default "mlp")."""
+        return self.model.get("family", "mlp")
+
     def to_dict(self) -> dict[str, Any]:
-        """Every field by name (a fresh dict; `data_params` copied)."""
+        """Every field by name (a fresh dict; the tables copied)."""
         d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["data_params"] = dict(self.data_params)
+        for table in TABLES:
+            d[table] = dict(d[table])
         return d
 
 
@@ -212,48 +208,19 @@ def _validate(c: TrainConfig) -> None:
         if types_[f.name] in (float, float | None) and isinstance(v, int):
             object.__setattr__(c, f.name, float(v))
 
-    from ganlab.data.toy import TOY_DATASETS, get_toy_dataset
-    from ganlab.divergences import DIVERGENCES
-    from ganlab.models.mlp import ACTIVATIONS, NORMS
-    from ganlab.recipes import RECIPES
-
-    _need(c.recipe in RECIPES, "recipe", c.recipe, f"a recipe name, one of {', '.join(RECIPES)}")
-
-    _need(c.data in TOY_DATASETS, "data", c.data, f"a toy dataset, one of {sorted(TOY_DATASETS)}")
-    try:
-        get_toy_dataset(c.data, **c.data_params)
-    except ValueError as exc:
-        raise ValueError(f"config field 'data_params': {exc}") from None
-    except TypeError as exc:  # a parameter of the wrong type
-        raise ValueError(f"config field 'data_params' {c.data_params!r} for {c.data!r}: {exc}") from None
-
-    for name in ("steps", "batch_size", "latent_dim", "g_width", "d_width", "n_critic", "log_every", "eval_samples"):
+    for name in ("recipe", "data", "loss", "divergence"):
+        _need(bool(getattr(c, name)), name, getattr(c, name), "a name")
+    family = c.model.get("family", "mlp")
+    _need(isinstance(family, str) and bool(family), "model.family", family, "a model family name")
+    for name in ("steps", "batch_size", "n_critic", "log_every", "eval_samples"):
         _need(getattr(c, name) >= 1, name, getattr(c, name), "an integer >= 1")
-    for name in ("g_depth", "d_depth", "eval_every", "ckpt_every", "threads", "seed"):
+    for name in ("eval_every", "ckpt_every", "threads", "seed"):
         _need(getattr(c, name) >= 0, name, getattr(c, name), "an integer >= 0")
-    _need(c.activation in ACTIVATIONS, "activation", c.activation, f"one of {sorted(ACTIVATIONS)}")
-    _need(c.g_norm in NORMS, "g_norm", c.g_norm, f"one of {list(NORMS)}")
-    _need(c.d_norm in NORMS, "d_norm", c.d_norm, f"one of {list(NORMS)}")
-
-    _need(c.loss in LOSSES, "loss", c.loss, f"one of {list(LOSSES)}")
-    _need(c.divergence in DIVERGENCES, "divergence", c.divergence, f"one of {sorted(DIVERGENCES)}")
     _need(math.isfinite(c.gp_weight) and c.gp_weight >= 0, "gp_weight", c.gp_weight,
           "a finite number >= 0 (0 = no gradient penalty)")
     if c.clip_value is not None:
         _need(math.isfinite(c.clip_value) and c.clip_value > 0, "clip_value", c.clip_value,
               "a finite number > 0, or none for no weight clipping")
-    if c.d_norm == "batchnorm" and c.gp_weight > 0:
-        raise ValueError(
-            "config fields 'd_norm'='batchnorm' and 'gp_weight'>0 cannot be combined: batch norm makes a "
-            "critic output depend on the whole batch, so the per-sample gradients of the penalty are wrong "
-            "(WGAN-GP Sec. 4); use d_norm='layernorm' or 'none'"
-        )
-    if c.d_norm == "batchnorm" and c.spectral_norm:
-        raise ValueError(
-            "config fields 'd_norm'='batchnorm' and 'spectral_norm'=true cannot be combined: batch norm "
-            "rescales each layer by batch statistics, undoing the Lipschitz bound; use d_norm='none'"
-        )
-
     _need(c.optimizer in OPTIMIZERS, "optimizer", c.optimizer, f"one of {list(OPTIMIZERS)}")
     for name in ("lr_g", "lr_d"):
         v = getattr(c, name)
@@ -264,8 +231,6 @@ def _validate(c: TrainConfig) -> None:
     _need(c.lr_decay in LR_DECAYS, "lr_decay", c.lr_decay, f"one of {list(LR_DECAYS)}")
     _need(math.isfinite(c.lr_decay_start) and 0.0 <= c.lr_decay_start < 1.0, "lr_decay_start", c.lr_decay_start,
           "a fraction of the run in [0, 1)")
-    _need(c.critic_backward in CRITIC_BACKWARDS, "critic_backward", c.critic_backward,
-          f"one of {list(CRITIC_BACKWARDS)}")
     _need(math.isfinite(c.ema) and 0.0 <= c.ema < 1.0, "ema", c.ema, "a decay in [0, 1) (0 = no EMA)")
     dev = c.device.split(":", 1)[0]
     _need(dev in DEVICES, "device", c.device, f"one of {list(DEVICES)} (optionally with an index, e.g. cuda:1)")
@@ -275,18 +240,29 @@ def _validate(c: TrainConfig) -> None:
 # dict / TOML
 
 
-def _unknown_keys_message(unknown: Iterable[str], where: str) -> str:
-    valid = config_fields()
+def unknown_names_message(what: str, unknown: Iterable[str], valid: Iterable[str], where: str = "") -> str:
+    """"unknown WHAT 'x' (did you mean 'y'?) [in WHERE]; valid: a, b, c": the one wording of every refusal."""
+    valid = list(valid)
     parts = []
     for key in unknown:
-        close = difflib.get_close_matches(key, valid, n=3, cutoff=0.6)
+        close = difflib.get_close_matches(str(key), valid, n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
         parts.append(f"{key!r}{hint}")
-    return f"unknown config key(s) {', '.join(parts)} in {where}; valid keys: {', '.join(valid)}"
+    place = f" in {where}" if where else ""
+    return f"unknown {what} {', '.join(parts)}{place}; valid: {', '.join(valid) if valid else 'none'}"
+
+
+def _unknown_keys_message(unknown: Iterable[str], where: str) -> str:
+    return unknown_names_message("config key(s)", unknown, config_fields(), where)
 
 
 def from_dict(values: dict[str, Any], *, base: TrainConfig | None = None, where: str = "config") -> TrainConfig:
-    """`base` (default `TrainConfig()`) with the fields in `values` replaced; unknown keys refused by name."""
+    """`base` (default `TrainConfig()`) with the fields in `values` replaced; unknown keys refused by name.
+
+    `model` merges into the base's table (a TOML file that sets `[model] g_width` keeps the family's
+    other fields), unless it names another family, whose fields start afresh. `data_params` replaces
+    the base's and is dropped when `data` changes without new parameters (they belong to the old dataset).
+    """
     valid = set(config_fields())
     unknown = [k for k in values if k not in valid]
     if unknown:
@@ -295,6 +271,12 @@ def from_dict(values: dict[str, Any], *, base: TrainConfig | None = None, where:
     values = dict(values)
     if "data" in values and values["data"] != base.data and "data_params" not in values:
         values["data_params"] = {}  # the old dataset's parameters do not apply to the new one
+    if "model" in values:
+        model = values["model"]
+        if not isinstance(model, dict):
+            raise ValueError(f"config field 'model' in {where} must be a table of model fields, got {model!r}")
+        family = model.get("family", base.model_family)
+        values["model"] = {**(base.model if family == base.model_family else {}), **model, "family": family}
     # TOML has no null: the string "none" stands for None in optional fields
     types_ = _field_types()
     for k, v in list(values.items()):
@@ -313,22 +295,12 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(f"config file not found: {str(p)!r}")
     try:
         values = tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
     unknown = [k for k in values if k not in set(config_fields())]
     if unknown:
         raise ValueError(_unknown_keys_message(unknown, f"config file {str(p)!r}"))
     return values
-
-
-#: Fields added after runs had been saved without them, with the value those runs ran with.
-PREDATED_FIELDS: dict[str, Any] = {"critic_backward": "autograd"}
-
-
-def from_saved_run(values: dict[str, Any], *, where: str) -> TrainConfig:
-    """The config of a saved run (its config.toml or checkpoint): a field the run predates takes the value
-    the run ran with (`PREDATED_FIELDS`), not today's default, so that resuming it continues it exactly."""
-    return from_dict({**PREDATED_FIELDS, **values}, where=where)
 
 
 def load_toml(path: str | Path, *, base: TrainConfig | None = None) -> TrainConfig:
@@ -359,10 +331,13 @@ def _toml_value(v: Any) -> str:
 
 
 def to_toml(config: TrainConfig) -> str:
-    """Every field as `key = value`, one per line, in declaration order; `load_toml` reads it back equal."""
+    """Every field as `key = value` in declaration order, the model's fields as a `[model]` table at the
+    end (TOML puts tables after plain keys); `load_toml` reads it back equal."""
+    d = config.to_dict()
+    model = d.pop("model")
     lines = ["# ganlab TrainConfig (the full resolved config of a run)"]
-    for k, v in config.to_dict().items():
-        lines.append(f"{k} = {_toml_value(v)}")
+    lines += [f"{k} = {_toml_value(v)}" for k, v in d.items()]
+    lines += ["", "[model]"] + [f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in model.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -408,7 +383,7 @@ def _coerce(name: str, text: str, tp: Any) -> Any:
 
 
 def _parse_literal(text: str) -> Any:
-    """A data parameter value: JSON (numbers, lists, true/false), else the bare string."""
+    """A table entry's value: JSON (numbers, lists, true/false), else the bare string."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -416,16 +391,19 @@ def _parse_literal(text: str) -> Any:
 
 
 def parse_overrides(args: Iterable[str]) -> dict[str, Any]:
-    """`["--lr_d=1e-4", "--n-critic", "5", "--data_params.theta=0.5", "--spectral_norm"]` -> typed values.
+    """`["--lr_d=1e-4", "--n-critic", "5", "--data_params.theta=0.5", "--model.g_width=64", "--spectral_norm"]`
+    -> typed values.
 
-    Accepted forms: `--key=value`, `--key value`, a bare `--key` for a boolean field (true), and
-    `--data_params.NAME=value` for one dataset parameter. Dashes in keys read as underscores.
+    Accepted forms: `--key=value`, `--key value`, a bare `--key` for a boolean field (true),
+    `--TABLE.NAME=value` for one entry of a table (`data_params`, `model`), and `--model=NAME` for the
+    model family. Dashes in keys read as underscores. Table entries are parsed as JSON where they parse
+    (numbers, lists, booleans), else kept as strings; their names are checked by `ganlab.build`.
     Raises ValueError for unknown keys (with close matches), missing values and unparsable values.
     """
     types_ = _field_types()
     valid = set(types_)
     out: dict[str, Any] = {}
-    data_params: dict[str, Any] = {}
+    tables: dict[str, dict[str, Any]] = {}
     args = list(args)
     i = 0
     unknown: list[str] = []
@@ -434,18 +412,14 @@ def parse_overrides(args: Iterable[str]) -> dict[str, Any]:
         if not a.startswith("--") or len(a) == 2:
             raise ValueError(f"unexpected argument {a!r}; overrides look like --key=value")
         body = a[2:]
-        if "=" in body:
-            key, text = body.split("=", 1)
-            i += 1
-        else:
-            key, text = body, None
-            i += 1
+        key, text = body.split("=", 1) if "=" in body else (body, None)
+        i += 1
         key = key.replace("-", "_")
         sub = None
-        if key.startswith("data_params."):
-            key, sub = "data_params", key.split(".", 1)[1]
-        if key not in valid:
-            unknown.append(key)
+        if "." in key:
+            key, sub = key.split(".", 1)
+        if key not in valid or (sub is not None and key not in TABLES):
+            unknown.append(key if sub is None else f"{key}.{sub}")
             if text is None and i < len(args) and not args[i].startswith("--"):
                 i += 1
             continue
@@ -459,20 +433,21 @@ def parse_overrides(args: Iterable[str]) -> dict[str, Any]:
             elif nxt is not None and not nxt.startswith("--"):
                 text, i = nxt, i + 1
             else:
-                raise ValueError(f"--{key} needs a value (write --{key}=VALUE)")
-        if key == "data_params" and sub is not None:
-            data_params[sub] = _parse_literal(text)
+                raise ValueError(f"--{key if sub is None else f'{key}.{sub}'} needs a value (write --KEY=VALUE)")
+        if key in TABLES and sub is not None:
+            tables.setdefault(key, {})[sub] = text if sub == "family" else _parse_literal(text)
+        elif key == "model":
+            tables.setdefault("model", {})["family"] = text
         elif key == "data_params":
             value = _parse_literal(text)
             if not isinstance(value, dict):
                 raise ValueError(f"--data_params={text}: expected a JSON object, or use --data_params.NAME=VALUE")
-            data_params.update(value)
+            tables.setdefault("data_params", {}).update(value)
         else:
             out[key] = _coerce(key, text, types_[key])
     if unknown:
         raise ValueError(_unknown_keys_message(unknown, "the command line"))
-    if data_params:
-        out["data_params"] = data_params
+    out.update(tables)
     return out
 
 
@@ -480,8 +455,9 @@ def apply_overrides(config: TrainConfig, overrides: Iterable[str]) -> TrainConfi
     """`config` with `--key=value` strings applied (types coerced from the field types).
 
     `--data_params.NAME=VALUE` adds or replaces one dataset parameter; changing `data` without
-    `data_params` drops the old dataset's parameters. Raises ValueError naming unknown keys (with
-    close matches) and impossible values.
+    `data_params` drops the old dataset's parameters. `--model.NAME=VALUE` sets one model field
+    (`--model=NAME` or `--model.family=NAME` another family, whose fields start from its defaults).
+    Raises ValueError naming unknown keys (with close matches) and impossible values.
     """
     values = parse_overrides(overrides)
     if "data_params" in values:
@@ -489,4 +465,3 @@ def apply_overrides(config: TrainConfig, overrides: Iterable[str]) -> TrainConfi
         merged.update(values["data_params"])
         values["data_params"] = merged
     return from_dict(values, base=config, where="the command line")
-

@@ -18,7 +18,9 @@ arXiv:1704.00028, SN-GAN arXiv:1802.05957.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +38,8 @@ __all__ = [
     "remove_spectral_norm",
     "apply_spectral_norm",
     "SpectralNorm",
+    "Lipschitz",
+    "LIPSCHITZ",
 ]
 
 _WARMUP_ITERATIONS = 15  # as torch.nn.utils.parametrizations.spectral_norm (REFERENCES.md)
@@ -499,3 +503,61 @@ def apply_spectral_norm(
         if not parametrize.is_parametrized(layer, "weight"):
             spectral_norm(layer, n_power_iterations=n_power_iterations, eps=eps, generator=generator)
     return model
+
+
+# =========================================================================== the three, composed
+
+
+@dataclass(frozen=True)
+class Lipschitz:
+    """The Lipschitz constraints of one critic, in any combination: a penalty, a constraint, a reparametrization.
+
+    Attributes:
+        gp_weight: λ of the gradient penalty λ E (‖∇f(x̂)‖ − 1)² (0 = none); one_sided: penalize only norms above 1.
+        clip_value: c of weight clipping, w ← clip(w, −c, c) after every critic step (None = none).
+        spectral_norm: W ← W / σ(W) on every critic layer, σ by one power iteration per update.
+    """
+
+    gp_weight: float = 0.0
+    one_sided: bool = False
+    clip_value: float | None = None
+    spectral_norm: bool = False
+
+    def reparametrize_(self, critic: nn.Module, *, generator: torch.Generator | None = None) -> nn.Module:
+        """Apply the reparametrization (spectral norm) to `critic` once, when it is built."""
+        if self.spectral_norm:
+            apply_spectral_norm(critic, generator=generator)
+        return critic
+
+    def penalty(self, x_hat: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
+        """The gradient penalty of `outputs` = f(x_hat) (`penalty_from_outputs`)."""
+        return penalty_from_outputs(x_hat, outputs, gp_weight=self.gp_weight, one_sided=self.one_sided)
+
+    def constrain_(self, critic: nn.Module) -> None:
+        """The projection after a critic step (weight clipping, WGAN Algorithm 1 line 7); in place."""
+        if self.clip_value is not None:
+            clip_weights_(critic, self.clip_value)
+
+    @contextmanager
+    def power_iteration_frozen(self, critic: nn.Module) -> Iterator[None]:
+        """Within the block the critic reuses its spectral norms' u, v (eval mode) instead of iterating again.
+
+        SN-GAN's Algorithm 1 runs one power iteration per update: the first forward of a critic update
+        iterates, the penalty's forward and the generator step's reuse its σ.
+        """
+        if not self.spectral_norm:
+            yield
+            return
+        critic.train(False)
+        try:
+            yield
+        finally:
+            critic.train(True)
+
+
+#: The three ways to keep a critic Lipschitz, by name: (kind, the config fields that set it, source).
+LIPSCHITZ: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "gradient-penalty": ("penalty", ("gp_weight", "one_sided_gp"), "WGAN-GP, arXiv:1704.00028, Eq. 3"),
+    "weight-clipping": ("constraint", ("clip_value",), "WGAN, arXiv:1701.07875, Algorithm 1"),
+    "spectral-norm": ("reparametrization", ("spectral_norm",), "SN-GAN, arXiv:1802.05957, Algorithm 1"),
+}

@@ -17,7 +17,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["critic_surface", "plot_samples", "plot_curves", "read_metrics"]
+from ganlab.files import atomic_write
+
+__all__ = ["critic_surface", "plot_samples", "plot_image_grid", "plot_figure", "plot_curves", "read_metrics"]
 
 
 def _plt():
@@ -109,15 +111,54 @@ def plot_samples(
                 ax2.set_ylabel("critic f(x)")
         ax.legend(loc="upper right", fontsize=7)
         ax.set_title(title, fontsize=9)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         fig.tight_layout()
-        fig.savefig(path)
+        path = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     finally:
         plt.close(fig)
         if critic is not None:
             critic.train(was_training)
     return path
+
+
+def plot_image_grid(path: str | Path, images: torch.Tensor | np.ndarray, *, nrow: int | None = None,
+                    title: str = "") -> Path:
+    """A grid of images (N, C, H, W) with values in [0, 1] (C = 1 grey, C = 3 RGB), `nrow` per row
+    (default about sqrt(N)), one pixel of white between them. Returns the path of the PNG written."""
+    x = images.detach().cpu().float().numpy() if isinstance(images, torch.Tensor) else np.asarray(images, np.float32)
+    if x.ndim != 4 or x.shape[1] not in (1, 3) or x.shape[0] < 1:
+        raise ValueError(f"images must be (N, C, H, W) with C = 1 or 3, got shape {tuple(x.shape)}")
+    n, c, h, w = x.shape
+    nrow = max(1, int(math.ceil(math.sqrt(n)))) if nrow is None else int(nrow)
+    rows = int(math.ceil(n / nrow))
+    grid = np.ones((c, rows * (h + 1) + 1, nrow * (w + 1) + 1), dtype=np.float32)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        grid[:, 1 + r * (h + 1):1 + r * (h + 1) + h, 1 + col * (w + 1):1 + col * (w + 1) + w] = x[i]
+    grid = np.clip(np.nan_to_num(grid, nan=0.0), 0.0, 1.0).transpose(1, 2, 0)
+    plt = _plt()
+    fig = plt.figure(figsize=(grid.shape[1] / 50, grid.shape[0] / 50 + (0.3 if title else 0)), dpi=100)
+    try:
+        ax = fig.add_axes((0, 0, 1, grid.shape[0] / (grid.shape[0] + (15 if title else 0))))
+        ax.imshow(grid[..., 0] if c == 1 else grid, cmap="gray" if c == 1 else None, vmin=0, vmax=1,
+                  interpolation="nearest")
+        ax.axis("off")
+        if title:
+            fig.suptitle(title, fontsize=8)
+        path = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)
+    return path
+
+
+def plot_figure(path: str | Path, samples: torch.Tensor, real: torch.Tensor, *, critic: torch.nn.Module | None = None,
+                title: str = "", modes: np.ndarray | None = None) -> Path:
+    """The figure that fits the data's shape: samples over data with the critic (`plot_samples`) for vectors
+    (N, D) with D <= 2, an image grid of the samples (`plot_image_grid`) for images (N, C, H, W)."""
+    if samples.ndim == 4:
+        return plot_image_grid(path, samples[:64], title=title)
+    if samples.ndim == 2 and samples.shape[1] in (1, 2):
+        return plot_samples(path, samples, real, critic=critic, title=title, modes=modes)
+    raise ValueError(f"no figure for samples of shape {tuple(samples.shape)}: expected (N, 1), (N, 2) or (N, C, H, W)")
 
 
 def read_metrics(path: str | Path) -> list[dict]:
@@ -161,8 +202,8 @@ def plot_curves(metrics_path: str | Path, path: str | Path, *, title: str = "") 
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        path = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)
     return path

@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "train": "train a GAN (default: WGAN-GP on the 8-mode ring)",
     "sample": "draw samples from a trained run",
     "eval": "evaluate a run or compare two sources (FID, IS, KID, precision/recall)",
+    "experiment": "run one of the lectures' claims as an experiment (--list prints them)",
     "classifier": "train the small classifier used for domain FID/IS on bundled digits or your own 28x28 data",
 }
 

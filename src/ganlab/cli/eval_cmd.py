@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-features must be >= 2, got {args.max_features}")
 
     if len(args.sources) == 1 and _is_run(args.sources[0]) and args.save_stats is None:
-        from ganlab.train import evaluate_run
+        from ganlab.runs import evaluate_run
 
         summary = evaluate_run(args.sources[0], n=args.num_samples or 2500)
         print(f"run {args.sources[0]}:")

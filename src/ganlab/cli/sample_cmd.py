@@ -25,31 +25,31 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from ganlab.checkpoint import load_checkpoint, load_module_tensors
-    from ganlab.data.toy import get_toy_dataset
-    from ganlab.sampling import sample_from_run
-    from ganlab.train import CHECKPOINT_NAME, build_models, stream_seeds
+    from ganlab.files import atomic_write
+    from ganlab.runs import load_run
+    from ganlab.sampling import draw
 
     out = Path(args.out)
     if out.suffix not in (".npz", ".png"):
         raise ValueError(f"--out must end in .npz or .png, got {str(out)!r}")
     if args.n < 1:
         raise ValueError(f"-n must be a positive number of samples, got {args.n}")
-    samples = sample_from_run(args.run_dir, args.n, seed=args.seed, ema=not args.no_ema)
-    tensors, meta = load_checkpoint(Path(args.run_dir) / CHECKPOINT_NAME)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    run = load_run(args.run_dir, ema=not args.no_ema)
+    samples = draw(run.sampler, run.setup.latent_dim, args.n, seed=args.seed)
     if out.suffix == ".npz":
-        np.savez(out, samples=samples.numpy(), seed=np.int64(args.seed), step=np.int64(meta["step"]))
-    else:
-        from ganlab.config import from_saved_run
-        from ganlab.report import plot_samples
+        arrays = {"samples": samples.numpy(), "seed": np.int64(args.seed), "step": np.int64(run.step)}
 
-        config = from_saved_run(meta["config"], where="checkpoint")
-        dataset = get_toy_dataset(config.data, **config.data_params)
-        _, critic = build_models(config, dataset.dim, seed=stream_seeds(config.seed)["init"])
-        load_module_tensors("critic", critic, tensors)
-        real = dataset.sample(min(args.n, 2500), generator=torch.Generator().manual_seed(args.seed + 1))
-        plot_samples(out, samples, real, critic=critic, modes=dataset.modes,
-                     title=f"{config.recipe} on {config.data}, step {meta['step']}, {args.n} samples")
-    print(f"wrote {args.n} samples of {args.run_dir} (step {meta['step']}) to {out}")
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:  # a file object: numpy would append .npz to the temporary name
+                np.savez(fh, **arrays)
+
+        atomic_write(out, write)
+    else:
+        from ganlab.report import plot_figure
+
+        config = run.config
+        real = run.setup.dataset.sample(min(args.n, 2500), generator=torch.Generator().manual_seed(args.seed + 1))
+        plot_figure(out, samples, real, critic=run.setup.critic, modes=run.setup.dataset.modes,
+                    title=f"{config.recipe} on {config.data}, step {run.step}, {args.n} samples")
+    print(f"wrote {args.n} samples of {args.run_dir} (step {run.step}) to {out}")
     return 0

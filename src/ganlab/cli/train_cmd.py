@@ -1,15 +1,16 @@
-"""`ganlab train`: train a GAN on a toy distribution and print its mode metrics.
+"""`ganlab train`: train a GAN and print its evaluation.
 
 With no arguments: WGAN-GP (lecture 001 Algorithm 1) as its authors' toy script runs it (recipe
 wgan-gp-toy: MLP 512 x 3, lambda 0.1, Adam betas (0.5, 0.9)) on the 8-mode ring, 600 generator
 steps, in about a minute on 2 idle CPU cores. The config is resolved as
 TrainConfig defaults < --recipe < --config FILE < these flags < --key=value overrides
-(any TrainConfig field, e.g. --lr_d=2e-4 --n_critic=3 --data_params.theta=0.5).
+(any config field, e.g. --lr_d=2e-4 --n_critic=3 --data_params.theta=0.5 --model.g_width=64).
 
 Examples:
     ganlab train
     ganlab train --recipe wgan --data grid --steps 5000
     ganlab train --recipe fgan-kl --data mixture-1d --ema=0.999
+    ganlab train --config configs/toy/ring.toml --seed 1
     ganlab train --resume --out runs/wgan-gp-toy-ring-s0 --steps 3000
     torchrun --nproc_per_node=2 -m ganlab train --steps 2000     (data parallel)
 """
@@ -17,22 +18,43 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
-from pathlib import Path
 from typing import Any
 
 __all__ = ["add_arguments", "run", "format_summary"]
 
 
+def _epilog() -> str:
+    """What the registries hold, so that the help never falls behind the code."""
+    from ganlab.lipschitz import LIPSCHITZ
+    from ganlab.losses import OBJECTIVES
+    from ganlab.models import MODELS
+
+    lines = ["objectives (--loss=NAME):"]
+    lines += [f"  {name:<14s}{obj.summary}" for name, obj in OBJECTIVES.items()]
+    lines.append("Lipschitz constraints (compose freely):")
+    lines += [f"  {name:<18s}{kind}: {', '.join(f'--{f}' for f in fields)}  ({source})"
+              for name, (kind, fields, source) in LIPSCHITZ.items()]
+    lines.append("model families (--model=NAME, fields as --model.FIELD=VALUE):")
+    for name, family in MODELS.items():
+        fields = ", ".join(f"{f.name}={f.default!r}" for f in dataclasses.fields(family.fields))
+        lines.append(f"  {name:<6s}{family.summary}\n        {fields}")
+    lines.append("Every other config field: --key=value; see docs/TRAINING.md.")
+    return "\n".join(lines)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ganlab.data import DATASETS
+    from ganlab.recipes import DEFAULT_RECIPE, RECIPES
+
     parser.description = __doc__.split("\n\n")[1] if __doc__ else None
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = "Any TrainConfig field can be set with --key=value; see docs/TRAINING.md."
-    parser.add_argument("--config", default=None, metavar="FILE", help="TOML file with TrainConfig fields")
-    parser.add_argument("--recipe", default=None, help="named defaults: wgan-gp-toy (default), wgan-gp, wgan, gan, "
-                                                       "nsgan, sngan, sngan-hinge, fgan-<divergence>")
-    parser.add_argument("--data", default=None, help="toy dataset: ring (default), grid, 8gaussians, "
-                                                     "25gaussians, swissroll, parallel-lines, mixture-1d")
+    parser.epilog = _epilog()
+    parser.add_argument("--config", default=None, metavar="FILE", help="TOML file with config fields")
+    parser.add_argument("--recipe", default=None,
+                        help=f"named defaults (default {DEFAULT_RECIPE}): {', '.join(RECIPES)}")
+    parser.add_argument("--data", default=None, help=f"data set (default ring): {', '.join(DATASETS)}")
     parser.add_argument("--steps", type=int, default=None, help="generator steps")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<recipe>-<data>-s<seed>)")
@@ -52,7 +74,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  modes captured   {summary['modes']}/{summary['num_modes']}")
         lines.append(f"  high quality     {100 * summary['high_quality']:.1f} %")
         lines.append(f"  reverse KL       {summary['reverse_kl']:.3f}")
-    lines.append(f"  W1 to data       {summary['w1']:.4f}")
+    if "w1" in summary:
+        lines.append(f"  W1 to data       {summary['w1']:.4f}")
     lines.append(f"  critic estimate  {summary['critic_w']:.4f}  (E f(real) - E f(fake))")
     lines.append(f"  run folder       {summary['run_dir']}  ({summary['eval_samples']} samples"
                  f"{', EMA generator' if summary.get('ema') else ''})")
@@ -66,8 +89,9 @@ def _list_recipes() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganlab.config import apply_overrides, from_dict, from_saved_run, read_toml
+    from ganlab.config import apply_overrides, from_dict
     from ganlab.recipes import resolve_config
+    from ganlab.runs import read_run_config
     from ganlab.train import NonFiniteLossError, train
 
     if args.list_recipes:
@@ -81,10 +105,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--resume needs --out DIR, the run folder to continue")
         if args.recipe is not None or args.config is not None:
             raise ValueError("--resume takes the run's own config.toml; drop --recipe/--config")
-        config_path = Path(args.out) / "config.toml"
-        if not config_path.is_file():
-            raise FileNotFoundError(f"cannot resume: no run in {args.out!r} (missing {str(config_path)!r})")
-        config = from_saved_run(read_toml(config_path), where=f"config file {str(config_path)!r}")
+        config = read_run_config(args.out)
         config = from_dict({k: v for k, v in flags.items() if v is not None}, base=config, where="arguments")
         config = apply_overrides(config, extra)
     else:

@@ -81,6 +81,11 @@ class ToyDataset:
     _sampler: Sampler | None = field(default=None, repr=False)
 
     @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one sample, (dim,)."""
+        return (self.dim,)
+
+    @property
     def num_modes(self) -> int | None:
         """K, the number of modes, or None for datasets without modes."""
         return None if self.modes is None else int(self.modes.shape[0])
@@ -443,20 +448,29 @@ TOY_DATASETS: dict[str, Callable[..., ToyDataset]] = {
 }
 
 
+def from_registry(registry: dict[str, Callable[..., Any]], name: str, params: dict[str, Any], what: str) -> Any:
+    """`registry[name](**params)`, with ValueError naming an unknown `what` (listing the valid names) or an
+    unknown or mistyped parameter (listing the ones the factory takes)."""
+    if name not in registry:
+        raise ValueError(f"unknown {what} {name!r}; expected one of {sorted(registry)}")
+    factory = registry[name]
+    accepted = list(inspect.signature(factory).parameters)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {unknown} for {what} {name!r}; "
+            f"it takes {accepted if accepted else 'no parameters'}"
+        )
+    try:
+        return factory(**params)
+    except TypeError as exc:  # a parameter of the wrong type
+        raise ValueError(f"parameters {params!r} of {what} {name!r}: {exc}") from None
+
+
 def get_toy_dataset(name: str, **params: Any) -> ToyDataset:
     """The toy dataset registered as `name`, built with `params` (keyword-only, the papers' defaults).
 
     Raises ValueError naming an unknown dataset (listing the valid ones) or an unknown parameter
     (listing the ones that dataset takes).
     """
-    if name not in TOY_DATASETS:
-        raise ValueError(f"unknown toy dataset {name!r}; expected one of {sorted(TOY_DATASETS)}")
-    factory = TOY_DATASETS[name]
-    accepted = list(inspect.signature(factory).parameters)
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"unknown parameter(s) {unknown} for toy dataset {name!r}; "
-            f"it takes {accepted if accepted else 'no parameters'}"
-        )
-    return factory(**params)
+    return from_registry(TOY_DATASETS, name, params, "toy dataset")

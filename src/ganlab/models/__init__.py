@@ -1,5 +1,39 @@
-"""Networks as plain `nn.Module`s, no losses inside: `mlp` (toy data)."""
+"""Networks as plain `nn.Module`s, no losses inside, and the registry of model families.
 
-from ganlab.models.mlp import ACTIVATIONS, NORMS, MLPCritic, MLPGenerator
+A model family is one module holding its generator, its critic, a frozen dataclass of its `[model]`
+fields (with the papers' defaults) and a `build(fields, data_shape) -> (generator, critic)` function;
+one line of `MODELS` names it. `ganlab.build` looks the family up, fills the fields it was not given
+from the dataclass's defaults and builds both networks for the data's shape.
+"""
 
-__all__ = ["ACTIVATIONS", "NORMS", "MLPCritic", "MLPGenerator"]
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from torch import nn
+
+from ganlab.models.mlp import ACTIVATIONS, NORMS, MLPCritic, MLPFields, MLPGenerator, build_mlp
+
+__all__ = ["ACTIVATIONS", "NORMS", "MLPCritic", "MLPGenerator", "MLPFields", "ModelFamily", "MODELS"]
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A family of generator/critic pairs.
+
+    Attributes:
+        fields: frozen dataclass of the family's `[model]` fields; its defaults are the family's defaults,
+            its `__post_init__` refuses impossible values.
+        build: `build(fields, data_shape) -> (generator, critic)`; data_shape is one sample's shape.
+        summary: one line for `ganlab train --help`.
+    """
+
+    fields: type
+    build: Callable[[Any, tuple[int, ...]], tuple[nn.Module, nn.Module]]
+    summary: str
+
+
+MODELS: dict[str, ModelFamily] = {
+    "mlp": ModelFamily(MLPFields, build_mlp, "MLP generator and critic for vector data (the WGAN-GP toy script's)"),
+}

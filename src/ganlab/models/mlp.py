@@ -17,6 +17,7 @@ units, 2-D noise. The gradient-penalty use of the critic: lecture 001_b56ff7e156
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -31,6 +32,8 @@ __all__ = [
     "MLPGenerator",
     "MLPCritic",
     "make_activation",
+    "MLPFields",
+    "build_mlp",
 ]
 
 
@@ -231,3 +234,48 @@ class MLPCritic(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(N, in_dim) -> (N,)."""
         return self.net(x).squeeze(-1)
+
+
+@dataclass(frozen=True)
+class MLPFields:
+    """The `[model]` fields of the MLP family; defaults: the WGAN-GP toy script (gan_toy.py), 512 x 3 ReLU,
+    2-D noise.
+
+    Attributes:
+        latent_dim: dimension of z.
+        g_width, g_depth, d_width, d_depth: hidden units per layer and hidden layers of each net.
+        activation: a name in `ACTIVATIONS`.
+        g_norm, d_norm: "none" | "batchnorm" | "layernorm" after every hidden layer of G / of the critic.
+    """
+
+    latent_dim: int = 2
+    g_width: int = 512
+    g_depth: int = 3
+    d_width: int = 512
+    d_depth: int = 3
+    activation: str = "relu"
+    g_norm: str = "none"
+    d_norm: str = "none"
+
+    def __post_init__(self) -> None:
+        for name in ("latent_dim", "g_width", "d_width"):
+            _positive_int(f"model.{name}", getattr(self, name))
+        for name in ("g_depth", "d_depth"):
+            _positive_int(f"model.{name}", getattr(self, name), minimum=0)
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"model.activation: expected one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        for name in ("g_norm", "d_norm"):
+            if getattr(self, name) not in NORMS:
+                raise ValueError(f"model.{name}: expected one of {list(NORMS)}, got {getattr(self, name)!r}")
+
+
+def build_mlp(fields: MLPFields, data_shape: tuple[int, ...]) -> tuple[MLPGenerator, MLPCritic]:
+    """The generator (latent_dim -> D) and critic (D -> R) for vector data of shape (D,)."""
+    if len(data_shape) != 1:
+        raise ValueError(f"the mlp model family takes vector data of shape (D,), got data of shape {data_shape}")
+    (dim,) = data_shape
+    generator = MLPGenerator(fields.latent_dim, dim, width=fields.g_width, depth=fields.g_depth,
+                             activation=fields.activation, norm=fields.g_norm)
+    critic = MLPCritic(dim, width=fields.d_width, depth=fields.d_depth, activation=fields.activation,
+                       norm=fields.d_norm)
+    return generator, critic
