@@ -1,4 +1,4 @@
-"""Write one benchmark's section of docs/BENCHMARKS.md, leaving the other sections alone."""
+"""Write one benchmark's section of docs/BENCHMARKS.md (or of another doc), leaving the other sections alone."""
 
 from __future__ import annotations
 
@@ -20,11 +20,15 @@ def machine_line() -> str:
             f"torch threads {torch.get_num_threads()}, Python {platform.python_version()}.")
 
 
-def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
-    """Replace (or append) the block between `<!-- BEGIN name -->` and `<!-- END name -->`."""
+def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD, *, append: bool = True) -> None:
+    """Replace the block between `<!-- BEGIN name -->` and `<!-- END name -->`; where the file has no such
+    block, append it (`append=True`) or raise ValueError naming the file and the markers (`append=False`,
+    for docs whose sections sit inside prose)."""
     begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
     text = path.read_text() if path.exists() else HEADER
     block = f"{begin}\n{markdown.rstrip()}\n{end}"
+    if not append and not (begin in text and end in text):
+        raise ValueError(f"{path} has no section {begin} ... {end} to rewrite")
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
         _, tail = rest.split(end, 1)
