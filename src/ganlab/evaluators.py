@@ -4,11 +4,14 @@ An evaluator is called by the training loop at every evaluation step with the ge
 (the EMA generator when the run keeps one) and the critic; it returns the numbers logged to
 `metrics.jsonl` and the samples it drew, and it draws the figure of those samples.
 
-* `ToyEvaluator` (2-D suite and other vector data): x_i = G(z_i) on a fixed latent batch z_1..z_N,
-  then the VEEGAN / PacGAN mode metrics (modes captured, % high quality, reverse KL of the mode
-  histogram to uniform) where the distribution has modes, the exact W1 to the data (optimal
-  transport, `ganlab.metrics.modes.w1_to_data`), and the critic's own estimate
-  E f(x_real) - E f(G(z)); the figure is the samples over the data with the critic's contours.
+* `SampleEvaluator` (any data): x_i = G(z_i) on a fixed latent batch z_1..z_N and the critic's own
+  estimate E f(x_real) - E f(G(z)) (for a WGAN critic, the Kantorovich-Rubinstein estimate of W1); the
+  figure is an image grid for images. What the field measures on images (FID / KID / IS with a domain
+  classifier) is not built yet.
+* `ToyEvaluator` (1-D and 2-D vector data): the same, plus the VEEGAN / PacGAN mode metrics (modes
+  captured, % high quality, reverse KL of the mode histogram to uniform) where the distribution has
+  modes and the exact W1 to the data (optimal transport, `ganlab.metrics.modes.w1_to_data`); the figure
+  is the samples over the data with the critic's contours.
 
 Reference: mode metrics, lecture 004_a72885b194f54592.txt "Mode collapse" and Srivastava et al. 2017
 (VEEGAN, arXiv:1705.07761, Sec. 5.1); W1, lecture 001_b56ff7e156eb3bba.txt "Wasserstein GAN".
@@ -26,7 +29,7 @@ from ganlab.data import Dataset
 from ganlab.metrics.modes import mode_metrics, w1_to_data
 from ganlab.report import plot_figure
 
-__all__ = ["Evaluator", "ToyEvaluator", "NonFiniteSamplesError", "make_evaluator"]
+__all__ = ["Evaluator", "SampleEvaluator", "ToyEvaluator", "NonFiniteSamplesError", "make_evaluator"]
 
 
 class NonFiniteSamplesError(RuntimeError):
@@ -39,12 +42,12 @@ class Evaluator(Protocol):
     def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int) -> tuple[dict[str, float], Tensor]:
         """(metrics by name, the samples drawn, on the CPU)."""
 
-    def figure(self, path: Path, samples: Tensor, critic: nn.Module, *, title: str) -> Path:
-        """Write the figure of `samples` to `path`."""
+    def figure(self, path: Path, samples: Tensor, critic: nn.Module, *, title: str) -> Path | None:
+        """Write the figure of `samples` to `path` (None: no figure for this kind of data)."""
 
 
-class ToyEvaluator:
-    """Mode metrics (or W1) of G(z_eval) and the critic's estimate E f(real) - E f(G(z_eval)).
+class SampleEvaluator:
+    """The samples G(z_eval) and the critic's estimate E f(real) - E f(G(z_eval)), for data of any shape.
 
     Args:
         dataset: the training distribution.
@@ -58,9 +61,8 @@ class ToyEvaluator:
 
     @torch.no_grad()
     def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int) -> tuple[dict[str, float], Tensor]:
-        """Shapes: samples (N, dim) on the CPU. Returns ({"modes", "high_quality", "reverse_kl", "w1", "critic_w"}
-        for data with modes, {"w1", "critic_w"} otherwise, samples). Both networks run in eval mode and are
-        put back after. Raises NonFiniteSamplesError if a sample is NaN or infinite."""
+        """Shapes: samples (N, *shape) on the CPU. Returns ({"critic_w"}, samples). Both networks run in eval
+        mode and are put back after. Raises NonFiniteSamplesError if a sample is NaN or infinite."""
         g_mode, c_mode = generator.training, critic.training
         generator.eval()
         critic.eval()
@@ -75,13 +77,28 @@ class ToyEvaluator:
         finally:
             generator.train(g_mode)
             critic.train(c_mode)
-        samples = samples.cpu()
+        return {"critic_w": critic_w}, samples.cpu()
+
+    def figure(self, path: Path, samples: Tensor, critic: nn.Module, *, title: str) -> Path | None:
+        """An image grid of the first 64 samples for image data; no figure for other shapes."""
+        if samples.ndim != 4:
+            return None
+        return plot_figure(path, samples, samples, title=title)
+
+
+class ToyEvaluator(SampleEvaluator):
+    """Mode metrics (or W1) of G(z_eval) and the critic's estimate E f(real) - E f(G(z_eval)), for vector
+    data of 1 or 2 dimensions (arguments as `SampleEvaluator`)."""
+
+    def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int) -> tuple[dict[str, float], Tensor]:
+        """Returns ({"modes", "high_quality", "reverse_kl", "w1", "critic_w"} for data with modes,
+        {"w1", "critic_w"} otherwise, samples (N, dim) on the CPU)."""
+        estimate, samples = super().__call__(generator, critic, step=step)
         if self.dataset.modes is not None:
             metrics: dict[str, float] = dict(mode_metrics(samples, self.dataset).as_dict())
         else:
             metrics = {"w1": w1_to_data(samples, self.dataset)}
-        metrics["critic_w"] = critic_w
-        return metrics, samples
+        return {**metrics, **estimate}, samples
 
     def figure(self, path: Path, samples: Tensor, critic: nn.Module, *, title: str) -> Path:
         """Samples over 2500 (at most N) real points drawn with seed 0, with the critic's values."""
@@ -90,8 +107,8 @@ class ToyEvaluator:
 
 
 def make_evaluator(dataset: Dataset, z_eval: Tensor, *, seed: int) -> Evaluator:
-    """The evaluator for `dataset`'s kind of data: `ToyEvaluator` for vectors (D,) with D <= 2."""
+    """The evaluator for `dataset`'s kind of data: `ToyEvaluator` for vectors (D,) with D <= 2, else
+    `SampleEvaluator`."""
     if len(dataset.shape) == 1 and dataset.shape[0] <= 2:
         return ToyEvaluator(dataset, z_eval, seed=seed)
-    raise ValueError(f"no evaluator for data {dataset.name!r} of shape {dataset.shape} yet: "
-                     f"ganlab evaluates vector data of 1 or 2 dimensions")
+    return SampleEvaluator(dataset, z_eval, seed=seed)
