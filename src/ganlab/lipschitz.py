@@ -42,7 +42,7 @@ __all__ = [
     "LIPSCHITZ",
 ]
 
-_WARMUP_ITERATIONS = 15  # as torch.nn.utils.parametrizations.spectral_norm (REFERENCES.md)
+_WARMUP_ITERATIONS = 15  # as torch.nn.utils.parametrizations.spectral_norm does at registration
 _SN_LAYERS = (nn.Linear, nn.modules.conv._ConvNd)  # Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d
 
 

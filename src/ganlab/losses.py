@@ -12,7 +12,7 @@ Stable forms. With D = sigmoid(v):
 
 ``softplus`` (``ganlab.divergences.softplus``, the one stable form shared with the f-divergence
 records) never forms sigmoid(v) and so never takes log(0): it stays exact for |v| up to the float
-range, where ``log(sigmoid(v) + eps)`` is biased by eps and saturates (REFERENCES.md, pitfalls).
+range, where ``log(sigmoid(v) + eps)`` is biased by eps and saturates (a pitfall of GAN codes that add an eps inside the log).
 
 Shapes: d_real is (N,) or (N, 1) (any shape works: the mean is over all entries), d_fake is (M,) or
 (M, 1); N and M may differ.

@@ -177,7 +177,7 @@ def reverse_kl_to_uniform(counts: np.ndarray | Tensor | list[int]) -> float:
     """KL(q || U_K) = sum_k q_k log(K q_k) = log K - H(q), with q = c / sum(c) and 0 log 0 = 0.
 
     Shapes: counts (K,) -> float in [0, log K].
-    Reference: PacGAN (Lin et al. 2018), Table 1 "reverse KL"; REFERENCES.md, mode metrics.
+    Reference: PacGAN (Lin et al. 2018, arXiv:1712.04086), Table 1 "reverse KL".
 
     Note: with no high-quality sample (sum c = 0) q is undefined; we return log K, the largest
     value any histogram can take (all mass on one mode). It is the value a single high-quality
