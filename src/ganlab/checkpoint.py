@@ -13,6 +13,7 @@ A crash at any moment leaves either the old checkpoint or the new one, never a t
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,8 @@ def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: di
     """
     path = Path(path)
     flat = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
-    header = {"format": CHECKPOINT_FORMAT, "meta": json.dumps(meta, sort_keys=True, allow_nan=True)}
+    header = {"format": CHECKPOINT_FORMAT, "meta": json.dumps(meta, sort_keys=True, allow_nan=True),
+              "sha256": tensors_sha256(flat)}
     data = _safetensors_bytes(flat, metadata=header)
     atomic_write(path, lambda tmp: _write_bytes(tmp, data))
     return path
@@ -94,11 +96,24 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
                 )
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
         meta = json.loads(header["meta"])
+        if header.get("sha256") != tensors_sha256(tensors):
+            raise ValueError(f"checkpoint {str(path)!r} is damaged: its tensors do not match the checksum "
+                             f"stored with them (a changed or torn file)")
     except SafetensorError as exc:
         raise ValueError(f"{str(path)!r} is not a readable safetensors checkpoint: {exc}") from None
     except (KeyError, json.JSONDecodeError) as exc:
         raise ValueError(f"checkpoint {str(path)!r} has damaged metadata: {exc}") from None
     return tensors, meta
+
+
+def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order (what a checkpoint stores)."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous().reshape(-1)
+        h.update(f"{name}|{t.dtype}|{tuple(tensors[name].shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------

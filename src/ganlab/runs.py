@@ -15,6 +15,7 @@ the checkpoint's weights): sampling, evaluation and `ganlab sample` all go throu
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,11 @@ from ganlab.checkpoint import load_checkpoint, load_module_tensors, load_trainin
 from ganlab.config import TrainConfig, from_dict, read_toml, save_toml
 from ganlab.evaluators import make_evaluator
 from ganlab.files import atomic_write
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, a second writer is not detected
+    fcntl = None
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -80,12 +86,53 @@ def check_resumable(saved: TrainConfig, config: TrainConfig) -> None:
 
 
 class RunFolder:
-    """The files of one run. Only the writing process (`writer`, process 0) touches the disk."""
+    """The files of one run. Only the writing process (`writer`, process 0) touches the disk.
+
+    Used as a context manager: while a run is inside it, its writer holds an exclusive lock on
+    `<run>/.lock`, so that a second process started on the same folder is refused instead of interleaving
+    its lines with the first's.
+    """
 
     def __init__(self, path: Path, *, writer: bool) -> None:
         self.path, self.writer = Path(path), writer
         self.checkpoint = self.path / CHECKPOINT_NAME
         self.metrics = self.path / "metrics.jsonl"
+        self._lock: Any = None
+
+    def __enter__(self) -> "RunFolder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the lock
+            self._lock = None
+
+    def _claim(self) -> None:
+        """Create the folder, lock it, check that it takes files, and remove the temporary files of writes
+        that a killed process left behind (nobody else can be writing them: we hold the lock)."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"cannot create the run folder {str(self.path)!r}: {exc.strerror or exc}") from None
+        try:
+            self._lock = open(self.path / ".lock", "a")
+            if fcntl is not None:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            self._lock = None
+            raise ValueError(f"another ganlab process is writing the run in {str(self.path)!r} (it holds "
+                             f"{str(self.path / '.lock')!r}); wait for it to end or choose another --out") from None
+        except OSError as exc:
+            raise ValueError(f"cannot write to the run folder {str(self.path)!r}: {exc.strerror or exc}") from None
+        for stale in [*self.path.glob(".*.tmp-*"), *self.path.glob("*/.*.tmp-*")]:
+            stale.unlink(missing_ok=True)
+        probe = self.path / f".write-test-{os.getpid()}"
+        try:
+            atomic_write(probe, lambda tmp: tmp.write_bytes(b"0" * 4096))
+            probe.unlink()
+        except OSError as exc:
+            raise ValueError(f"cannot write to the run folder {str(self.path)!r}: {exc.strerror or exc}") from None
 
     def start(self, setup: Setup, *, resume: bool, world_size: int, rngs: dict[str, torch.Generator]) -> tuple[int, float]:
         """Begin a fresh run (refusing a folder that holds one) or load the last checkpoint into `setup`
@@ -95,6 +142,8 @@ class RunFolder:
         if resume:
             if not self.checkpoint.is_file():
                 raise FileNotFoundError(f"cannot resume: no checkpoint at {str(self.checkpoint)!r}")
+            if self.writer:
+                self._claim()
             _, saved = load_checkpoint(self.checkpoint)
             check_resumable(_config_from_meta(saved, f"checkpoint {str(self.checkpoint)!r}"), config)
             if saved.get("world_size", 1) != world_size:
@@ -109,6 +158,8 @@ class RunFolder:
             if self.writer:
                 self._truncate_metrics(start)
         else:
+            if self.writer:
+                self._claim()  # first, so that of two runs started on one folder at once the second is refused
             if self.checkpoint.exists():
                 raise ValueError(f"{str(self.path)!r} already holds a run (it has {CHECKPOINT_NAME}); "
                                  f"resume it with --resume or choose another --out")

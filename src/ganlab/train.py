@@ -20,8 +20,12 @@ CPU, where that is free, at log steps elsewhere (on a GPU it waits for the devic
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
-from typing import Any
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, Iterator
 
 import torch
 
@@ -32,11 +36,45 @@ from ganlab.evaluators import NonFiniteSamplesError
 from ganlab.runs import CHECKPOINT_NAME, RunFolder
 from ganlab.steps import critic_step, ema_update_, generator_step, lr_factor, set_lr_
 
-__all__ = ["NonFiniteLossError", "train", "CHECKPOINT_NAME"]
+__all__ = ["NonFiniteLossError", "Interrupted", "train", "CHECKPOINT_NAME"]
+
+#: Signals that stop a run after its current step, with a checkpoint: Ctrl-C, `kill`, a closed terminal.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 class NonFiniteLossError(RuntimeError):
     """A loss, the weights or the generator's samples became NaN or infinite; the run stopped without saving."""
+
+
+class Interrupted(RuntimeError):
+    """A stop signal arrived; the run saved a checkpoint of the step it had finished and stopped.
+
+    Attributes: signum (the signal), step (the step saved), run_dir.
+    """
+
+    def __init__(self, signum: int, step: int, run_dir: str) -> None:
+        self.signum, self.step, self.run_dir = signum, step, run_dir
+        super().__init__(f"stopped by {signal.Signals(signum).name} after generator step {step}; its checkpoint "
+                         f"is saved: continue with  ganlab train --resume --out {run_dir}")
+
+
+@contextmanager
+def _stop_signals() -> Iterator[dict[str, int]]:
+    """Within the block, a stop signal is recorded (`received["signum"]`) instead of killing the process."""
+    received: dict[str, int] = {}
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield received
+        return
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        received.setdefault("signum", signum)
+
+    before = {sig: signal.signal(sig, record) for sig in STOP_SIGNALS}
+    try:
+        yield received
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -48,10 +86,11 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     data-parallel (`ganlab.distributed`); process 0 writes the folder and returns the summary, the others
     {"rank", "steps", "wall_seconds"}.
 
-    Raises ValueError for an invalid config, a folder that already holds a run (without resume) or a
-    config that differs from the checkpoint's, FileNotFoundError when resuming a folder without a
-    checkpoint, and NonFiniteLossError when a loss becomes NaN/inf: the message names the step and the
-    loss, and the last good checkpoint is kept.
+    Raises ValueError for an invalid config, a folder that already holds a run (without resume), is
+    being written by another process or cannot be written, or a config that differs from the
+    checkpoint's; FileNotFoundError when resuming a folder without a checkpoint; NonFiniteLossError when
+    a loss becomes NaN/inf (the message names the step and the loss, and the last good checkpoint is
+    kept); Interrupted when SIGINT, SIGTERM or SIGHUP arrives (after checkpointing the step it finished).
     """
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -59,15 +98,16 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     world = World(device.type)  # one process unless launched by torchrun
     try:
         setup = build(config, device=world.device(device), rank=world.rank)
-        return _loop(setup, world, resume=resume, progress=progress)
+        with RunFolder(setup.config.run_dir, writer=world.is_main) as run, _stop_signals() as received:
+            return _loop(setup, world, run, received, resume=resume, progress=progress)
     finally:
         world.close()
 
 
-def _loop(setup: Setup, world: World, *, resume: bool, progress: bool) -> dict[str, Any]:
+def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], *, resume: bool,
+          progress: bool) -> dict[str, Any]:
     config, dataset, rngs = setup.config, setup.dataset, setup.rngs
     m, n_critic = config.batch_size, config.n_critic
-    run = RunFolder(config.run_dir, writer=world.is_main)
     my_rngs = rngs if world.is_main else {f"{k}@{world.rank}": g for k, g in rngs.items()}  # names in checkpoints
     start, wall_before = run.start(setup, resume=resume, world_size=world.size, rngs=my_rngs)
     last_ckpt = start if resume else None
@@ -107,10 +147,11 @@ def _loop(setup: Setup, world: World, *, resume: bool, progress: bool) -> dict[s
             ema_update_(setup.ema, setup.generator, config.ema)
 
         # ---- bookkeeping: scalars are read back only here
+        stopping = world.any("signum" in received)  # every process stops after the same step
         is_last = step == config.steps
-        do_log = step % config.log_every == 0 or is_last or step == 1
+        do_log = step % config.log_every == 0 or is_last or step == 1 or stopping
         do_eval = is_last or (config.eval_every > 0 and step % config.eval_every == 0)
-        do_ckpt = is_last or (config.ckpt_every > 0 and step % config.ckpt_every == 0)
+        do_ckpt = is_last or (config.ckpt_every > 0 and step % config.ckpt_every == 0) or stopping
         if setup.device.type == "cpu" or do_log or do_eval or do_ckpt:
             stop_if_not_finite(step, {"critic loss": critic_out.d_loss.item(), "generator loss": g_loss.item()})
         if do_log or do_eval or do_ckpt:
@@ -140,11 +181,18 @@ def _loop(setup: Setup, world: World, *, resume: bool, progress: bool) -> dict[s
             weights = [p for net in (setup.critic, setup.generator) for p in net.parameters()]
             if not all(bool(torch.isfinite(p).all()) for p in weights):
                 stop_if_not_finite(step, {"network weights": math.nan})
+            moments = [t for opt in (setup.opt_d, setup.opt_g) for state in opt.state.values()
+                       for t in state.values() if torch.is_tensor(t) and t.is_floating_point()]
+            if not all(bool(torch.isfinite(t).all()) for t in moments):
+                stop_if_not_finite(step, {"optimizer state": math.inf})
             others = world.rng_states(rngs)  # collective: every process takes part
             run.save(setup, step=step, rngs=rngs, extra_tensors=others,
                      extra={"wall_seconds": wall_before + time.perf_counter() - t_start, "world_size": world.size})
             last_ckpt = step
         bar.update(1)
+        if stopping and not is_last:
+            bar.close()
+            raise Interrupted(received.get("signum", signal.SIGTERM), step, str(run.path))
     bar.close()
     return _finish(setup, world, run, row, start, wall_before, t_start)
 

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from ganlab.config import apply_overrides, from_dict
     from ganlab.recipes import resolve_config
     from ganlab.runs import read_run_config
-    from ganlab.train import NonFiniteLossError, train
+    from ganlab.train import Interrupted, NonFiniteLossError, train
 
     if args.list_recipes:
         print(_list_recipes())
@@ -115,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
     except NonFiniteLossError as exc:
         print(f"ganlab train: error: {exc}", file=sys.stderr)
         return 1
+    except Interrupted as exc:  # 128 + the signal number, as a shell reports a process that the signal ended
+        print(f"ganlab train: {exc}", file=sys.stderr)
+        return 128 + exc.signum
     if "rank" not in summary:  # under torchrun only process 0 reports
         print(format_summary(summary))
     return 0
