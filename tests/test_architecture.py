@@ -52,13 +52,40 @@ def _unit(module: str, layer_of: dict[str, int]) -> str:
     raise AssertionError(f"ganlab.{module} is in no layer of docs/ARCHITECTURE.md")
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path, package: str = "") -> set[str]:
+    """The ganlab modules a file imports, below ganlab: `from ganlab.x import y`, `import ganlab.x`,
+    `from ganlab import x` (x a module), and relative imports resolved against `package`."""
+    modules = _modules()
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else (
-            [a.name for a in node.names] if isinstance(node, ast.Import) else [])
-        found |= {n.removeprefix("ganlab.") for n in names if n.startswith("ganlab.")}
-    return found
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from .x import y, from .. import z
+                parts = package.split(".") if package else []
+                parts = parts[:len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join(["ganlab", *parts, *([base] if base else [])])
+            names = [base] + [f"{base}.{a.name}" for a in node.names]
+        else:
+            continue
+        for n in names:
+            if n.startswith("ganlab."):
+                n = n.removeprefix("ganlab.")
+                found.add(n if n in modules or "." not in n else n.rsplit(".", 1)[0])
+    return {n for n in found if n}
+
+
+def _violations(module: str, path: Path, layer_of: dict[str, int]) -> list[str]:
+    me = _unit(module, layer_of)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    bad = []
+    for target in sorted(_imports(path, package)):
+        them = _unit(target, layer_of)
+        if them != me and layer_of[them] >= layer_of[me]:
+            bad.append(f"ganlab.{module} (layer {layer_of[me]}, {me}) imports ganlab.{target} "
+                       f"(layer {layer_of[them]}, {them}): only lower layers may be imported")
+    return bad
 
 
 def test_every_module_is_in_a_layer_and_every_listed_module_exists():
@@ -72,25 +99,24 @@ def test_every_module_is_in_a_layer_and_every_listed_module_exists():
 
 @pytest.mark.parametrize("module", sorted(_modules()))
 def test_no_module_imports_a_higher_layer_or_a_sibling(module):
-    layer_of = _layers()
-    me = _unit(module, layer_of)
-    for target in sorted(_imports(_modules()[module])):
-        them = _unit(target, layer_of)
-        if them == me:
-            continue  # inside one package
-        assert layer_of[them] < layer_of[me], (
-            f"ganlab.{module} (layer {layer_of[me]}, {me}) imports ganlab.{target} "
-            f"(layer {layer_of[them]}, {them}): only lower layers may be imported")
+    assert _violations(module, _modules()[module], _layers()) == []
 
 
 def test_config_imports_nothing_above_files():
     assert _imports(SRC / "config.py") <= {"files"}
 
 
-def test_the_checker_catches_an_upward_import(tmp_path):
-    """The rule has teeth: a lower module importing a higher one, even inside a function, is found."""
+@pytest.mark.parametrize("source, found", [
+    ("def f():\n    from ganlab.recipes import RECIPES\n", ["recipes"]),  # inside a function
+    ("import ganlab.train\n", ["train"]),
+    ("from ganlab import build\n", ["build"]),
+    ("from .. import recipes\n", ["recipes"]),  # relative, from a subpackage
+    ("from ..runs import load_run\n", ["runs"]),
+    ("from .toy import ring\n", []),  # its own package: allowed
+])
+def test_the_checker_catches_an_upward_import(tmp_path, source, found):
+    """The rule has teeth: a module of the data layer importing higher layers, however written, is refused."""
     bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    from ganlab.recipes import RECIPES\n    import ganlab.train\n")
-    layer_of = _layers()
-    assert {_unit(t, layer_of) for t in _imports(bad)} == {"recipes", "train"}
-    assert layer_of["recipes"] > layer_of["config"] and layer_of["train"] > layer_of["build"]
+    bad.write_text(source)
+    violations = _violations("data.bad", bad, _layers())
+    assert [v.split("imports ganlab.")[1].split(" ")[0].split(".")[0] for v in violations] == found

@@ -145,3 +145,18 @@ def test_seeded_runs_are_reproducible(tmp_path):
         assert main(["train", "--steps", "3", "--seed", "5", "--out", str(tmp_path / name), *TINY]) == 0
     xa = sample_from_run(tmp_path / "a", 100)
     assert torch.equal(xa, sample_from_run(tmp_path / "b", 100))
+
+
+def test_a_run_folder_of_an_older_ganlab_is_refused_by_name(tmp_path, capsys):
+    """A config.toml from before the [model] table (flat g_width, critic_backward): --resume names it as an
+    older ganlab's run; as a --config file its flat keys are refused with the way to write them now."""
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "config.toml").write_text('recipe = "wgan-gp-toy"\ndata = "ring"\ng_width = 64\ncritic_backward = "auto"\n')
+    assert main(["train", "--resume", "--out", str(old), "--steps", "9", "--no-progress"]) == 2
+    assert "was written by an older ganlab (its config.toml has no [model] table)" in capsys.readouterr().err
+    assert main(["train", "--config", str(old / "config.toml"), "--out", str(tmp_path / "new")]) == 2
+    err = capsys.readouterr().err
+    assert "'g_width'" in err and "go in the [model] table (--model.NAME=VALUE)" in err
+    assert main(["train", "--resume", "--out", str(tmp_path / "none"), "--no-progress"]) == 2
+    assert "cannot resume: no run in" in capsys.readouterr().err

@@ -406,3 +406,26 @@ def test_quadrature_reference_matches_gaussian_closed_forms():
 def test_bad_input_raises_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --------------------------------------------------------------------------- the OBJECTIVES registry
+
+
+def test_objectives_bind_their_declared_options_only():
+    from ganlab.losses import OBJECTIVES, Objective, fgan_d_loss, fgan_g_loss
+
+    kl = DIVERGENCES["kl"]
+    fgan = OBJECTIVES["fgan"].bind(divergence=kl, non_saturating=True, unrelated=1)
+    assert fgan.d_loss.keywords == {"divergence": kl} and fgan.g_loss.keywords == {"divergence": kl, "non_saturating": True}
+    v = torch.tensor([0.3, -1.2, 2.0], dtype=torch.float64)
+    torch.testing.assert_close(fgan.g_loss(v), fgan_g_loss(v, divergence=kl, non_saturating=True), atol=0, rtol=0)
+    assert OBJECTIVES["wasserstein"].bind(divergence=kl).d_loss is OBJECTIVES["wasserstein"].d_loss
+    with pytest.raises(ValueError, match=r"needs the option\(s\) \['non_saturating'\]"):
+        OBJECTIVES["fgan"].bind(divergence=kl)
+    # a registry line that declares an option no loss takes, or leaves a required option undeclared, is refused
+    with pytest.raises(ValueError, match="'divergnce' is a keyword-only parameter of neither"):
+        Objective(fgan_d_loss, fgan_g_loss, "typo", options=("divergence", "divergnce"))
+    with pytest.raises(ValueError, match="only declared options"):
+        Objective(fgan_d_loss, fgan_g_loss, "undeclared")
+    with pytest.raises(ValueError, match="must take 2 critic output"):
+        Objective(lambda d: d.mean(), fgan_g_loss, "one output", options=("divergence", "non_saturating"))

@@ -403,14 +403,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ddp_worker(rank, world_size, port, config, same_streams):
+def _ddp_worker(rank, world_size, port, config, same_streams, dump=None):
     import os
+
+    import ganlab.train as train_mod
 
     os.environ.update({"RANK": str(rank), "WORLD_SIZE": str(world_size), "LOCAL_RANK": str(rank),
                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
     if same_streams:  # every process draws what a single process would: averaging must change nothing
         seeds = build_mod.stream_seeds
         build_mod.stream_seeds = lambda seed, rank=0: seeds(seed)
+    if dump:  # every process writes its networks as the run ends
+        finish = train_mod._finish
+
+        def dumping(setup, world, *args):
+            state = {f"{name}.{k}": v for name, net in (("generator", setup.generator), ("critic", setup.critic))
+                     for k, v in net.state_dict().items()}
+            torch.save(state, f"{dump}/rank{world.rank}.pt")
+            return finish(setup, world, *args)
+
+        train_mod._finish = dumping
     train(config, progress=False)
 
 
@@ -431,6 +443,25 @@ def test_two_process_data_parallel_with_identical_streams_equals_one_process(tmp
         if k.startswith(("generator.", "critic.", "opt_")):
             assert torch.equal(ts[k], td[k]), k
     assert json.loads((tmp_path / "ddp" / "summary.json").read_text())["world_size"] == 2
+
+
+def test_two_processes_with_their_own_data_hold_identical_networks(tmp_path):
+    """Real data parallelism (each process its own data, latent and penalty streams): after training, every
+    parameter and every buffer (spectral norm's u and v in the critic, the batch-norm running statistics of
+    the generator, which each process updates from its own batch) is the same on both processes."""
+    import torch.multiprocessing as mp
+
+    config = _config(tmp_path, "--recipe=sngan", "--model.g_norm=batchnorm", "--steps=4", "--gp_weight=1",
+                     "--n_critic=2", name="ddp")
+    mp.spawn(_ddp_worker, args=(2, _free_port(), config, False, str(tmp_path)), nprocs=2, join=True)
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert set(r0) == set(r1) and any("running_mean" in k for k in r0) and any(k.endswith(".u")
+                                                                              for k in r0)
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), k
+    moved = build(config).generator.state_dict()
+    assert any(not torch.equal(moved[k[len("generator."):]], v) for k, v in r0.items()
+               if k.startswith("generator.") and "running_mean" in k)  # the statistics did change
 
 
 def test_torchrun_launch(tmp_path):

@@ -37,7 +37,7 @@ from ganlab.models import MODELS
 from ganlab.models.mlp_backward import closed_form_layers
 from ganlab.recipes import RECIPES
 
-__all__ = ["Setup", "build", "model_fields", "stream_seeds", "resolve_device"]
+__all__ = ["Setup", "build", "eval_latents", "model_fields", "stream_seeds", "resolve_device"]
 
 
 @dataclass
@@ -91,6 +91,11 @@ def stream_seeds(seed: int, rank: int = 0) -> dict[str, int]:
         own = np.random.SeedSequence((int(seed), int(rank))).generate_state(len(names), dtype=np.uint64)
         seeds.update({n: int(s) >> 1 for n, s in zip(names, own) if n in ("data", "latent", "penalty")})
     return seeds
+
+
+def eval_latents(seeds: dict[str, int], latent_dim: int, n: int) -> torch.Tensor:
+    """The fixed evaluation latents z_1..z_n ~ N(0, I) of a run (CPU), drawn from its `eval` stream."""
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seeds["eval"]))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -181,7 +186,7 @@ def build(config: TrainConfig, *, device: torch.device | str | None = None, rank
     objective = OBJECTIVES[config.loss].bind(divergence=DIVERGENCES[config.divergence],
                                              non_saturating=config.fgan_non_saturating)
     latent_dim = fields.latent_dim
-    z_eval = torch.randn(config.eval_samples, latent_dim, generator=torch.Generator().manual_seed(seeds["eval"]))
+    z_eval = eval_latents(seeds, latent_dim, config.eval_samples)
     return Setup(
         config=config,
         dataset=dataset,

@@ -29,6 +29,8 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "save_checkpoint",
     "load_checkpoint",
+    "read_checkpoint_meta",
+    "tensors_sha256",
     "module_tensors",
     "load_module_tensors",
     "optimizer_to_flat",
@@ -71,11 +73,48 @@ def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: di
     return path
 
 
+def _check_header(path: Path, header: dict[str, str]) -> None:
+    if header.get("format") in OLDER_FORMATS:
+        raise ValueError(
+            f"{str(path)!r} is a checkpoint of an older ganlab (format {header['format']!r}, "
+            f"{OLDER_FORMATS[header['format']]}); this version reads {CHECKPOINT_FORMAT!r}: train the run "
+            f"again, or use the ganlab release that wrote it"
+        )
+    if header.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{str(path)!r} is not a ganlab checkpoint (format {header.get('format')!r}, "
+            f"expected {CHECKPOINT_FORMAT!r})"
+        )
+
+
+def _meta(path: Path, header: dict[str, str]) -> dict[str, Any]:
+    try:
+        return json.loads(header["meta"])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(f"checkpoint {str(path)!r} has damaged metadata: {exc}") from None
+
+
+def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
+    """The JSON metadata of a checkpoint (step, config, ...) from its header alone: no tensor is read, and
+    the checksum is not checked (`load_checkpoint` does both). Raises as `load_checkpoint`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {str(path)!r}")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            header = fh.metadata() or {}
+    except SafetensorError as exc:
+        raise ValueError(f"{str(path)!r} is not a readable safetensors checkpoint: {exc}") from None
+    _check_header(path, header)
+    return _meta(path, header)
+
+
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(tensors, meta) from a file written by `save_checkpoint`; tensors on the CPU.
 
-    Raises FileNotFoundError for a missing file and ValueError for a file that is not a ganlab
-    checkpoint (wrong format tag, corrupt header).
+    Raises FileNotFoundError for a missing file and ValueError naming the file when it is not a ganlab
+    checkpoint of today's format (an older format is named as such), its metadata is damaged, or its
+    tensors do not match the checksum stored with them.
     """
     path = Path(path)
     if not path.is_file():
@@ -83,26 +122,14 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     try:
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             header = fh.metadata() or {}
-            if header.get("format") in OLDER_FORMATS:
-                raise ValueError(
-                    f"{str(path)!r} is a checkpoint of an older ganlab (format {header['format']!r}, "
-                    f"{OLDER_FORMATS[header['format']]}); this version reads {CHECKPOINT_FORMAT!r}: train the run "
-                    f"again, or use the ganlab release that wrote it"
-                )
-            if header.get("format") != CHECKPOINT_FORMAT:
-                raise ValueError(
-                    f"{str(path)!r} is not a ganlab checkpoint (format {header.get('format')!r}, "
-                    f"expected {CHECKPOINT_FORMAT!r})"
-                )
+            _check_header(path, header)
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-        meta = json.loads(header["meta"])
-        if header.get("sha256") != tensors_sha256(tensors):
-            raise ValueError(f"checkpoint {str(path)!r} is damaged: its tensors do not match the checksum "
-                             f"stored with them (a changed or torn file)")
     except SafetensorError as exc:
         raise ValueError(f"{str(path)!r} is not a readable safetensors checkpoint: {exc}") from None
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"checkpoint {str(path)!r} has damaged metadata: {exc}") from None
+    meta = _meta(path, header)
+    if header.get("sha256") != tensors_sha256(tensors):
+        raise ValueError(f"checkpoint {str(path)!r} is damaged: its tensors do not match the checksum "
+                         f"stored with them (a changed or torn file)")
     return tensors, meta
 
 

@@ -59,6 +59,8 @@ LR_DECAYS: tuple[str, ...] = ("none", "linear")
 DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
 #: Fields that are tables of named values, set one entry at a time with `--TABLE.NAME=VALUE`.
 TABLES: tuple[str, ...] = ("data_params", "model")
+#: The model family of a config whose `model` table names none.
+DEFAULT_MODEL_FAMILY = "mlp"
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class TrainConfig:
     recipe: str = "wgan-gp-toy"
     data: str = "ring"
     data_params: dict[str, Any] = field(default_factory=dict)
-    model: dict[str, Any] = field(default_factory=lambda: {"family": "mlp"})
+    model: dict[str, Any] = field(default_factory=lambda: {"family": DEFAULT_MODEL_FAMILY})
     steps: int = 600
     seed: int = 0
     out: str = ""
@@ -146,8 +148,8 @@ class TrainConfig:
 
     @property
     def model_family(self) -> str:
-        """`model["family"]` (default "mlp")."""
-        return self.model.get("family", "mlp")
+        """`model["family"]` (default `DEFAULT_MODEL_FAMILY`)."""
+        return self.model.get("family", DEFAULT_MODEL_FAMILY)
 
     def to_dict(self) -> dict[str, Any]:
         """Every field by name (a fresh dict; the tables copied)."""
@@ -210,8 +212,8 @@ def _validate(c: TrainConfig) -> None:
 
     for name in ("recipe", "data", "loss", "divergence"):
         _need(bool(getattr(c, name)), name, getattr(c, name), "a name")
-    family = c.model.get("family", "mlp")
-    _need(isinstance(family, str) and bool(family), "model.family", family, "a model family name")
+    _need(isinstance(c.model_family, str) and bool(c.model_family), "model.family", c.model_family,
+          "a model family name")
     for name in ("steps", "batch_size", "n_critic", "log_every", "eval_samples"):
         _need(getattr(c, name) >= 1, name, getattr(c, name), "an integer >= 1")
     for name in ("eval_every", "ckpt_every", "threads", "seed"):
@@ -253,7 +255,8 @@ def unknown_names_message(what: str, unknown: Iterable[str], valid: Iterable[str
 
 
 def _unknown_keys_message(unknown: Iterable[str], where: str) -> str:
-    return unknown_names_message("config key(s)", unknown, config_fields(), where)
+    return (unknown_names_message("config key(s)", unknown, config_fields(), where)
+            + "; the model family's fields go in the [model] table (--model.NAME=VALUE)")
 
 
 def from_dict(values: dict[str, Any], *, base: TrainConfig | None = None, where: str = "config") -> TrainConfig:
@@ -277,7 +280,8 @@ def from_dict(values: dict[str, Any], *, base: TrainConfig | None = None, where:
             raise ValueError(f"config field 'model' in {where} must be a table of model fields, got {model!r}")
         family = model.get("family", base.model_family)
         values["model"] = {**(base.model if family == base.model_family else {}), **model, "family": family}
-    # TOML has no null: the string "none" stands for None in optional fields
+    # TOML has no null: the string "none" stands for None in optional fields (in the model table it stays a
+    # string, a value of its own there: g_norm = "none"; a model family has no optional fields)
     types_ = _field_types()
     for k, v in list(values.items()):
         if type(None) in typing.get_args(types_[k]) and isinstance(v, str) and v.lower() == "none":
@@ -285,8 +289,9 @@ def from_dict(values: dict[str, Any], *, base: TrainConfig | None = None, where:
     return replace(base, **values)
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """The key/value pairs of a ganlab TOML config file (keys checked against TrainConfig's fields).
+def read_toml(path: str | Path, *, check_keys: bool = True) -> dict[str, Any]:
+    """The key/value pairs of a ganlab TOML config file (keys checked against TrainConfig's fields unless
+    `check_keys` is false: `from_dict` checks them again).
 
     Raises FileNotFoundError if the file is missing and ValueError for invalid TOML or unknown keys.
     """
@@ -298,7 +303,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
     unknown = [k for k in values if k not in set(config_fields())]
-    if unknown:
+    if unknown and check_keys:
         raise ValueError(_unknown_keys_message(unknown, f"config file {str(p)!r}"))
     return values
 

@@ -19,7 +19,7 @@ closed form both break.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 import torch.distributed as dist
@@ -36,8 +36,11 @@ class World:
         self.rank = int(os.environ.get("RANK", "0"))
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         self.owns_group = False
+        self.nccl = self.size > 1 and device_type == "cuda"
+        if self.nccl:  # one GPU per process: NCCL's collectives run on the current device
+            torch.cuda.set_device(self.local_rank)
         if self.size > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
+            dist.init_process_group("nccl" if self.nccl else "gloo")
             self.owns_group = True
 
     @property
@@ -51,33 +54,32 @@ class World:
         return device
 
     def average_gradients_(self, module: nn.Module) -> None:
-        """grad <- mean over processes of grad, for every parameter with a gradient (one all_reduce)."""
+        """grad <- mean over processes of grad, for every parameter with a gradient (one all_reduce per dtype)."""
         if self.size == 1:
             return
-        grads = [p.grad for p in module.parameters() if p.grad is not None]
-        flat = torch._utils._flatten_dense_tensors(grads)
-        dist.all_reduce(flat)
-        flat /= self.size
-        for g, avg in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
-            g.copy_(avg)
+        for grads in _by_dtype(p.grad for p in module.parameters() if p.grad is not None):
+            flat = torch._utils._flatten_dense_tensors(grads)
+            dist.all_reduce(flat)
+            flat /= self.size
+            for g, avg in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
+                g.copy_(avg)
 
     def sync_buffers_(self, module: nn.Module) -> None:
-        """Every floating-point buffer of `module` <- process 0's (one broadcast); integer counters are equal anyway."""
+        """Every floating-point buffer of `module` <- process 0's (one broadcast per dtype); integer counters
+        are equal anyway."""
         if self.size == 1:
             return
-        bufs = [b for b in module.buffers() if b.is_floating_point()]
-        if not bufs:
-            return
-        flat = torch._utils._flatten_dense_tensors(bufs)
-        dist.broadcast(flat, src=0)
-        for b, synced in zip(bufs, torch._utils._unflatten_dense_tensors(flat, bufs)):
-            b.copy_(synced)
+        for bufs in _by_dtype(b for b in module.buffers() if b.is_floating_point()):
+            flat = torch._utils._flatten_dense_tensors(bufs)
+            dist.broadcast(flat, src=0)
+            for b, synced in zip(bufs, torch._utils._unflatten_dense_tensors(flat, bufs)):
+                b.copy_(synced)
 
     def any(self, flag: bool) -> bool:
         """True on every process if `flag` is true on any (so that all of them stop together)."""
         if self.size == 1:
             return flag
-        t = torch.tensor([1.0 if flag else 0.0])
+        t = torch.tensor([1.0 if flag else 0.0], device=f"cuda:{self.local_rank}" if self.nccl else "cpu")
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item() > 0)
 
@@ -85,10 +87,18 @@ class World:
         """The other processes' RNG states as `rng.<name>@<rank>` tensors (collective; filled on process 0)."""
         if self.size == 1:
             return {}
-        gathered: list[Any] = [None] * self.size
+        gathered: list[Any] = [None] * self.size  # all_gather_object runs on the current device
         dist.all_gather_object(gathered, {k: g.get_state() for k, g in rngs.items()})
         return {f"rng.{k}@{r}": v for r in range(1, self.size) for k, v in gathered[r].items()}
 
     def close(self) -> None:
         if self.owns_group:
             dist.destroy_process_group()
+
+
+def _by_dtype(tensors: Iterable[Tensor]) -> list[list[Tensor]]:
+    """`tensors` grouped by dtype (a flat buffer holds one dtype), in order of first appearance."""
+    groups: dict[torch.dtype, list[Tensor]] = {}
+    for t in tensors:
+        groups.setdefault(t.dtype, []).append(t)
+    return list(groups.values())

@@ -298,24 +298,49 @@ class Objective:
     """One adversarial game: the critic minimizes `d_loss(d_real, d_fake)`, the generator `g_loss(d_fake)`.
 
     Attributes:
-        d_loss, g_loss: loss functions of this module; keyword-only options (an f-GAN's `divergence`)
-            are bound by `bind`.
+        d_loss, g_loss: loss functions of this module.
         summary: one line for `ganlab train --help`.
+        options: the keyword-only arguments the losses take beyond the critic outputs (an f-GAN's
+            `divergence` and `non_saturating`), bound by `bind`; each must be a keyword-only parameter of
+            d_loss or g_loss, and every other parameter of theirs must have a default.
     """
 
     d_loss: Callable[..., torch.Tensor]
     g_loss: Callable[..., torch.Tensor]
     summary: str
+    options: tuple[str, ...] = ()
 
-    def bind(self, **options: Any) -> "Objective":
-        """This objective with each loss's keyword-only arguments taken from `options` (others ignored)."""
+    def __post_init__(self) -> None:
+        for fn, n_outputs in ((self.d_loss, 2), (self.g_loss, 1)):
+            params = list(inspect.signature(fn).parameters.values())
+            rest = params[n_outputs:]
+            if len(params) < n_outputs or any(p.kind is p.KEYWORD_ONLY and p.default is p.empty
+                                               and p.name not in self.options for p in rest):
+                raise ValueError(f"{fn.__name__} must take {n_outputs} critic output(s) and only declared options")
+        for name in self.options:
+            if not any(_keyword_only(fn, name) for fn in (self.d_loss, self.g_loss)):
+                raise ValueError(f"option {name!r} is a keyword-only parameter of neither "
+                                 f"{self.d_loss.__name__} nor {self.g_loss.__name__}")
+
+    def bind(self, **values: Any) -> "Objective":
+        """This objective with its `options` bound from `values` (a value it does not declare is not used).
+
+        Raises ValueError naming a declared option that `values` lacks.
+        """
+        missing = [name for name in self.options if name not in values]
+        if missing:
+            raise ValueError(f"the objective needs the option(s) {missing}")
 
         def bound(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-            params = inspect.signature(fn).parameters
-            mine = {k: v for k, v in options.items() if k in params and params[k].kind is params[k].KEYWORD_ONLY}
+            mine = {k: values[k] for k in self.options if _keyword_only(fn, k)}
             return functools.partial(fn, **mine) if mine else fn
 
         return Objective(bound(self.d_loss), bound(self.g_loss), self.summary)
+
+
+def _keyword_only(fn: Callable[..., Any], name: str) -> bool:
+    param = inspect.signature(fn).parameters.get(name)
+    return param is not None and param.kind is param.KEYWORD_ONLY
 
 
 #: Objectives by name (the config's `loss`). A new objective is its loss functions plus one line here.
@@ -323,6 +348,7 @@ OBJECTIVES: dict[str, Objective] = {
     "minimax": Objective(minimax_d_loss, minimax_g_loss, "min_G max_D E log D(x) + E log(1 - D(G(z))) (Goodfellow 2014)"),
     "ns": Objective(minimax_d_loss, ns_g_loss, "the minimax critic; the generator maximizes E log D(G(z)) (non-saturating)"),
     "wasserstein": Objective(wasserstein_d_loss, wasserstein_g_loss, "the Kantorovich-Rubinstein dual E f(x) - E f(G(z)) (WGAN)"),
-    "fgan": Objective(fgan_d_loss, fgan_g_loss, "the variational bound of the f-divergence `divergence` (f-GAN)"),
+    "fgan": Objective(fgan_d_loss, fgan_g_loss, "the variational bound of the f-divergence `divergence` (f-GAN)",
+                      options=("divergence", "non_saturating")),
     "hinge": Objective(hinge_d_loss, hinge_g_loss, "E relu(1 - D(x)) + E relu(1 + D(G(z))); the generator -E D(G(z))"),
 }

@@ -22,8 +22,9 @@ from typing import Any
 
 import torch
 
-from ganlab.build import Setup, build
-from ganlab.checkpoint import load_checkpoint, load_module_tensors, load_training_state, save_training_state
+from ganlab.build import Setup, build, eval_latents
+from ganlab.checkpoint import (load_checkpoint, load_module_tensors, load_training_state, read_checkpoint_meta,
+                               save_training_state)
 from ganlab.config import TrainConfig, from_dict, read_toml, save_toml
 from ganlab.evaluators import make_evaluator
 from ganlab.files import atomic_write
@@ -63,8 +64,12 @@ def read_run_config(run_dir: str | Path) -> TrainConfig:
     if not config_path.is_file():
         raise FileNotFoundError(f"no run in {str(run_dir)!r} (missing {str(config_path)!r})")
     if (run_dir / CHECKPOINT_NAME).is_file():
-        load_checkpoint(run_dir / CHECKPOINT_NAME)  # refuses older formats and damaged files by name
-    return from_dict(read_toml(config_path), where=f"config file {str(config_path)!r}")
+        read_checkpoint_meta(run_dir / CHECKPOINT_NAME)  # refuses older formats by name
+    values = read_toml(config_path, check_keys=False)
+    if "model" not in values:
+        raise ValueError(f"the run in {str(run_dir)!r} was written by an older ganlab (its config.toml has no "
+                         f"[model] table): train it again, or use the ganlab release that wrote it")
+    return from_dict(values, where=f"config file {str(config_path)!r}")
 
 
 def check_resumable(saved: TrainConfig, config: TrainConfig) -> None:
@@ -144,7 +149,7 @@ class RunFolder:
                 raise FileNotFoundError(f"cannot resume: no checkpoint at {str(self.checkpoint)!r}")
             if self.writer:
                 self._claim()
-            _, saved = load_checkpoint(self.checkpoint)
+            saved = read_checkpoint_meta(self.checkpoint)
             check_resumable(_config_from_meta(saved, f"checkpoint {str(self.checkpoint)!r}"), config)
             if saved.get("world_size", 1) != world_size:
                 raise ValueError(f"the checkpoint was written by {saved.get('world_size', 1)} process(es); "
@@ -249,7 +254,7 @@ def evaluate_run(run_dir: str | Path, n: int = 2500) -> dict[str, Any]:
         raise ValueError(f"n must be a positive integer number of samples, got {n!r}")
     run = load_run(run_dir)
     setup = run.setup
-    z_eval = torch.randn(n, setup.latent_dim, generator=torch.Generator().manual_seed(setup.seeds["eval"]))
+    z_eval = eval_latents(setup.seeds, setup.latent_dim, n)
     evaluator = make_evaluator(setup.dataset, z_eval, seed=setup.seeds["eval"])
     metrics, _ = evaluator(run.sampler, setup.critic, step=run.step)
     return {"step": run.step, "n": n, "ema": setup.ema is not None, **metrics}

@@ -21,7 +21,7 @@ How the work is organized, and why (docs/TRAINING.md has the measurements):
   computes no critic weight gradients nobody uses.
 * With spectral norm, only the first forward of a critic update runs a power iteration (SN-GAN's
   Algorithm 1); the penalty's forward and the generator step reuse its σ.
-This is where mixed precision goes: the penalty and the losses stay in float32.
+Mixed precision, when it comes, goes here (the penalty and the losses would stay in float32).
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ def generator_step(setup: Setup, z: Tensor, world: World) -> Tensor:
         setup.opt_g.step()
     critic.requires_grad_(True)
     world.sync_buffers_(setup.generator)
+    world.sync_buffers_(critic)  # a train-mode critic forward (batch norm) moved its statistics on each process
     return g_loss
 
 

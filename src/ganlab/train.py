@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import math
 import signal
-import threading
 import time
-from contextlib import contextmanager
-from types import FrameType
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -35,46 +32,12 @@ from ganlab.distributed import World
 from ganlab.evaluators import NonFiniteSamplesError
 from ganlab.runs import CHECKPOINT_NAME, RunFolder
 from ganlab.steps import critic_step, ema_update_, generator_step, lr_factor, set_lr_
+from ganlab.stopping import Interrupted, stop_signals
 
 __all__ = ["NonFiniteLossError", "Interrupted", "train", "CHECKPOINT_NAME"]
 
-#: Signals that stop a run after its current step, with a checkpoint: Ctrl-C, `kill`, a closed terminal.
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-
 class NonFiniteLossError(RuntimeError):
     """A loss, the weights or the generator's samples became NaN or infinite; the run stopped without saving."""
-
-
-class Interrupted(RuntimeError):
-    """A stop signal arrived; the run saved a checkpoint of the step it had finished and stopped.
-
-    Attributes: signum (the signal), step (the step saved), run_dir.
-    """
-
-    def __init__(self, signum: int, step: int, run_dir: str) -> None:
-        self.signum, self.step, self.run_dir = signum, step, run_dir
-        super().__init__(f"stopped by {signal.Signals(signum).name} after generator step {step}; its checkpoint "
-                         f"is saved: continue with  ganlab train --resume --out {run_dir}")
-
-
-@contextmanager
-def _stop_signals() -> Iterator[dict[str, int]]:
-    """Within the block, a stop signal is recorded (`received["signum"]`) instead of killing the process."""
-    received: dict[str, int] = {}
-    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
-        yield received
-        return
-
-    def record(signum: int, frame: FrameType | None) -> None:
-        received.setdefault("signum", signum)
-
-    before = {sig: signal.signal(sig, record) for sig in STOP_SIGNALS}
-    try:
-        yield received
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
 
 
 def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -98,7 +61,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     world = World(device.type)  # one process unless launched by torchrun
     try:
         setup = build(config, device=world.device(device), rank=world.rank)
-        with RunFolder(setup.config.run_dir, writer=world.is_main) as run, _stop_signals() as received:
+        with RunFolder(setup.config.run_dir, writer=world.is_main) as run, stop_signals() as received:
             return _loop(setup, world, run, received, resume=resume, progress=progress)
     finally:
         world.close()
@@ -179,12 +142,11 @@ def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], 
                              if k in ("d_loss", "g_loss", "modes", "high_quality", "w1")}, refresh=False)
         if do_ckpt:
             weights = [p for net in (setup.critic, setup.generator) for p in net.parameters()]
-            if not all(bool(torch.isfinite(p).all()) for p in weights):
-                stop_if_not_finite(step, {"network weights": math.nan})
             moments = [t for opt in (setup.opt_d, setup.opt_g) for state in opt.state.values()
                        for t in state.values() if torch.is_tensor(t) and t.is_floating_point()]
-            if not all(bool(torch.isfinite(t).all()) for t in moments):
-                stop_if_not_finite(step, {"optimizer state": math.inf})
+            stop_if_not_finite(step, {  # every process takes part in each check, whatever its own verdict
+                "network weights": 0.0 if all(bool(torch.isfinite(p).all()) for p in weights) else math.nan,
+                "optimizer state": 0.0 if all(bool(torch.isfinite(t).all()) for t in moments) else math.inf})
             others = world.rng_states(rngs)  # collective: every process takes part
             run.save(setup, step=step, rngs=rngs, extra_tensors=others,
                      extra={"wall_seconds": wall_before + time.perf_counter() - t_start, "world_size": world.size})

@@ -78,7 +78,18 @@ def test_parse_params_types_follow_the_defaults():
     assert isinstance(got["n"], int)
 
 
-def test_no_experiment_named_and_the_package_as_shipped(capsys):
+def test_no_experiment_named(capsys):
     assert main(["experiment"]) == 2
     assert "name an experiment" in capsys.readouterr().err
-    assert all(isinstance(e, Experiment) for e in experiments().values())
+
+
+def test_two_modules_with_one_name_are_refused(with_a_toy_experiment, tmp_path, monkeypatch):
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    (twin / "toy_sum_again.py").write_text(MODULE)
+    monkeypatch.setattr(experiments_pkg, "__path__", [*experiments_pkg.__path__, str(twin)])
+    try:
+        with pytest.raises(RuntimeError, match="two experiments are named 'toy-sum'"):
+            experiments()
+    finally:
+        sys.modules.pop("ganlab.experiments.toy_sum_again", None)

@@ -39,6 +39,8 @@ def _coerce(key: str, text: str, default: Any) -> Any:
         if isinstance(default, (list, tuple)):
             item = type(default[0]) if default else float
             return [_coerce(key, t.strip(), item()) for t in text.split(",") if t.strip()]
+        if default is None or isinstance(default, str):
+            return text
         return type(default)(text)
     except ValueError:
         raise ValueError(f"--{key}={text}: expected {type(default).__name__} like {default!r}") from None

@@ -105,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--resume needs --out DIR, the run folder to continue")
         if args.recipe is not None or args.config is not None:
             raise ValueError("--resume takes the run's own config.toml; drop --recipe/--config")
-        config = read_run_config(args.out)
+        try:
+            config = read_run_config(args.out)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"cannot resume: {exc}") from None
         config = from_dict({k: v for k, v in flags.items() if v is not None}, base=config, where="arguments")
         config = apply_overrides(config, extra)
     else:

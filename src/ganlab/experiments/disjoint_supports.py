@@ -8,7 +8,7 @@ For ``theta != 0`` the supports are disjoint, so every f-divergence is the const
 (``ganlab.divergences.disjoint_support_divergence``) and gives the generator no gradient in
 ``theta``, while ``W1 = |theta|`` shrinks continuously as the lines approach.
 
-This is the lecture example the "disjoint-supports" experiment builds on; it holds no experiment
+This is the lecture example a "disjoint-supports" experiment is to build on; it holds no experiment
 itself (no ``EXPERIMENT``), only the exact values that the experiment and the tests compare with.
 
 Reference: lecture 004_a72885b194f54592.txt, slide "Wasserstein distance vs KL vs JSD" (also in

@@ -8,6 +8,7 @@ from the dataclass's defaults and builds both networks for the data's shape.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -24,7 +25,8 @@ class ModelFamily:
 
     Attributes:
         fields: frozen dataclass of the family's `[model]` fields; its defaults are the family's defaults,
-            its `__post_init__` refuses impossible values.
+            its `__post_init__` refuses impossible values. Fields hold bool, int, float or str values, never
+            None (TOML has no null, and "none" is a value of its own in a table: g_norm = "none").
         build: `build(fields, data_shape) -> (generator, critic)`; data_shape is one sample's shape.
         summary: one line for `ganlab train --help`.
     """
@@ -32,6 +34,11 @@ class ModelFamily:
     fields: type
     build: Callable[[Any, tuple[int, ...]], tuple[nn.Module, nn.Module]]
     summary: str
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self.fields):
+            if f.default is None or f.default is dataclasses.MISSING:
+                raise ValueError(f"model field {f.name!r} of {self.fields.__name__} needs a default that is not None")
 
 
 MODELS: dict[str, ModelFamily] = {
