@@ -159,3 +159,28 @@ def test_eval_of_a_real_trained_run(tmp_path, capsys):
     ref = ((real.mean(0) - fake.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real)
     assert payload["fid"] == pytest.approx(ref, rel=1e-8, abs=1e-10)
     assert payload["protocol"]["second"]["source"] == f"run {run}"
+
+
+def test_json_naming_a_folder_and_a_failed_write_lose_nothing(tmp_path, capsys, monkeypatch):
+    """--json naming a folder is one line, exit 2; a write that fails midway (a full disk) leaves the
+    previous result file whole, and the command says so in one line instead of exiting 0."""
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    assert main(["eval", "digits:train", *FAST, "--json", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err and err.count("\n") == 1
+    out = tmp_path / "res.json"
+    out.write_text('{"previous": true}\n')
+    import errno
+    import pathlib
+
+    def full_disk(self, data, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full_disk)
+    assert main(["eval", "digits:train", *FAST, "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and err.count("\n") == 1
+    monkeypatch.undo()
+    assert out.read_text() == '{"previous": true}\n'
+    assert not list(tmp_path.glob(".res.json.tmp-*"))

@@ -160,3 +160,10 @@ def test_a_run_folder_of_an_older_ganlab_is_refused_by_name(tmp_path, capsys):
     assert "'g_width'" in err and "go in the [model] table (--model.NAME=VALUE)" in err
     assert main(["train", "--resume", "--out", str(tmp_path / "none"), "--no-progress"]) == 2
     assert "cannot resume: no run in" in capsys.readouterr().err
+
+
+def test_sample_out_naming_a_folder_is_one_line(run_dir, tmp_path, capsys):
+    (tmp_path / "s.npz").mkdir()
+    assert main(["sample", str(run_dir), "-n", "5", "--out", str(tmp_path / "s.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganlab sample: error:") and "s.npz" in err and err.count("\n") == 1

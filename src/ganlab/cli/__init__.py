@@ -2,8 +2,8 @@
 
 Each command lives in its own module under `ganlab.cli` and exposes
 `add_arguments(parser)` and `run(args) -> int`. Errors a user can fix
-(bad values, missing files) are printed as one line and exit with status 2;
-they never end in a traceback.
+(bad values, missing files, a file that cannot be written) are printed as
+one line and exit with status 2; they never end in a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 COMMANDS: dict[str, str] = {
     "train": "train a GAN (default: WGAN-GP on the 8-mode ring)",
@@ -21,8 +22,15 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in ganlab's one-line form (no usage block: --help shows it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganlab", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="ganlab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in COMMANDS.items():
         module = importlib.import_module(f"ganlab.cli.{name}_cmd")
@@ -44,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, KeyError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"ganlab {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file the user named cannot be written: a folder, read-only, a full disk
+        where = f": {exc.filename!r}" if exc.filename else ""
+        print(f"ganlab {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ganlab {args.command}: interrupted", file=sys.stderr)

@@ -68,9 +68,13 @@ def _is_run(spec: str) -> bool:
 
 
 def _write_json(path: str, payload: dict) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+    """Write `payload` to `path` atomically: a failed write (a full disk) leaves any previous file whole."""
+    from ganlab.files import atomic_write
+
+    text = json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n"
+    if Path(path).is_dir():
+        raise ValueError(f"--json {path!r} is a folder; name a file")
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def run(args: argparse.Namespace) -> int:
