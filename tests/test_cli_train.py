@@ -78,7 +78,7 @@ def test_a_run_of_an_older_checkpoint_format_is_refused_by_name(run_dir, capsys)
     (["--clip_value=0"], "'clip_value'"),
     (["--config", "/nonexistent/c.toml"], "config file not found"),
     (["--resume"], "--resume needs --out"),
-    (["--spectral_norm=perhaps"], "--spectral_norm=perhaps: expected true or false"),
+    (["--spectral_norm=perhaps"], "--spectral_norm='perhaps': expected true or false"),
 ])
 def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, argv, message):
     code = main(["train", "--out", str(tmp_path / "x"), *argv] if argv != ["--resume"] else ["train", *argv])

@@ -98,16 +98,16 @@ def eval_latents(seeds: dict[str, int], latent_dim: int, n: int) -> torch.Tensor
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seeds["eval"]))
 
 
-def resolve_device(name: str) -> torch.device:
-    """`torch.device(name)`, refused with a ValueError when it is malformed or not on this machine."""
+def resolve_device(name: str, *, what: str = "config field 'device'") -> torch.device:
+    """`torch.device(name)`, refused with a ValueError naming `what` when it is malformed or not on this machine."""
     try:
         dev = torch.device(name)
     except RuntimeError as exc:
-        raise ValueError(f"config field 'device': {name!r} is not a device ({exc})") from None
+        raise ValueError(f"{what}: {name!r} is not a device ({exc})") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"config field 'device': {name!r} requested but CUDA is not available on this machine")
+        raise ValueError(f"{what}: {name!r} requested but CUDA is not available on this machine")
     if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"config field 'device': {name!r} requested but MPS is not available on this machine")
+        raise ValueError(f"{what}: {name!r} requested but MPS is not available on this machine")
     return dev
 
 

@@ -384,7 +384,7 @@ def _coerce(name: str, text: str, tp: Any) -> Any:
         return _parse_literal(text)
     except ValueError:
         expected = {bool: "true or false", int: "an integer", float: "a number"}.get(tp, getattr(tp, "__name__", str(tp)))
-        raise ValueError(f"--{name}={text}: expected {expected}") from None
+        raise ValueError(f"--{name}={text!r}: expected {expected}") from None
 
 
 def _parse_literal(text: str) -> Any:
@@ -446,7 +446,7 @@ def parse_overrides(args: Iterable[str]) -> dict[str, Any]:
         elif key == "data_params":
             value = _parse_literal(text)
             if not isinstance(value, dict):
-                raise ValueError(f"--data_params={text}: expected a JSON object, or use --data_params.NAME=VALUE")
+                raise ValueError(f"--data_params={text!r}: expected a JSON object, or use --data_params.NAME=VALUE")
             tables.setdefault("data_params", {}).update(value)
         else:
             out[key] = _coerce(key, text, types_[key])

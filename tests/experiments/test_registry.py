@@ -61,9 +61,9 @@ def test_the_command_writes_result_json(with_a_toy_experiment, tmp_path, capsys)
 
 @pytest.mark.parametrize("argv, message", [
     (["--scal=2"], "unknown parameter(s) of experiment 'toy-sum' 'scal' (did you mean 'scale'"),
-    (["--scale=big"], "--scale=big: expected float"),
-    (["--means=1,x"], "--means=1,x: expected"),
-    (["--flag=maybe"], "--flag=maybe: expected bool"),
+    (["--scale=big"], "--scale='big': expected float"),
+    (["--means=1,x"], "--means='1,x': expected"),
+    (["--flag=maybe"], "--flag='maybe': expected bool"),
     (["scale=2"], "unexpected argument 'scale=2'"),
 ])
 def test_bad_parameters_exit_2_with_one_line(with_a_toy_experiment, tmp_path, capsys, argv, message):

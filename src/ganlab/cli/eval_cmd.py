@@ -51,14 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _device(name: str) -> str:
     import torch
 
+    from ganlab.build import resolve_device
+
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(name)
-    except RuntimeError as exc:
-        raise ValueError(f"--device: {exc}") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name!r}: CUDA is not available on this machine")
+    resolve_device(name, what="--device")
     return name
 
 

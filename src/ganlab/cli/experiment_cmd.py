@@ -43,7 +43,7 @@ def _coerce(key: str, text: str, default: Any) -> Any:
             return text
         return type(default)(text)
     except ValueError:
-        raise ValueError(f"--{key}={text}: expected {type(default).__name__} like {default!r}") from None
+        raise ValueError(f"--{key}={text!r}: expected {type(default).__name__} like {default!r}") from None
 
 
 def parse_params(defaults: dict[str, Any], args: list[str], name: str) -> dict[str, Any]:

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ganlab.data.toy import check_draw
+
 __all__ = ["TensorDataset"]
 
 
@@ -55,7 +57,6 @@ class TensorDataset:
         dtype: torch.dtype = torch.float32,
     ) -> Tensor:
         """n rows drawn uniformly with replacement (indices from `generator`, a CPU generator). Shapes: (n, *shape)."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive integer number of samples, got {n!r}")
+        check_draw(n, generator, dtype)
         idx = torch.randint(len(self), (int(n),), generator=generator)
         return self.data[idx].to(device=device, dtype=dtype)

@@ -111,18 +111,7 @@ class ToyDataset:
         Draws on the CPU in float64 from `generator` (a CPU `torch.Generator`; torch's global
         generator when None), then casts to `dtype` and moves to `device`.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive integer number of samples, got {n!r}")
-        if generator is not None:
-            if not isinstance(generator, torch.Generator):
-                raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-            if generator.device.type != "cpu":
-                raise ValueError(
-                    f"generator must live on the CPU (samples are drawn there, then moved), "
-                    f"got a generator on {generator.device}"
-                )
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise ValueError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+        check_draw(n, generator, dtype)
         if self._sampler is None:
             raise ValueError(f"dataset {self.name!r} has no sampler")
         x = self._sampler(int(n), generator)
@@ -172,6 +161,23 @@ class ToyDataset:
         Shapes: x (..., dim) -> (...); for dim == 1 any shape of scalars -> the same shape.
         """
         return np.exp(self.log_pdf(x))
+
+
+def check_draw(n: int, generator: torch.Generator | None, dtype: torch.dtype) -> None:
+    """The arguments of a data set's `sample`: ValueError unless n >= 1 is an integer, `generator` is a CPU
+    torch.Generator (or None) and `dtype` a floating-point dtype."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer number of samples, got {n!r}")
+    if generator is not None:
+        if not isinstance(generator, torch.Generator):
+            raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        if generator.device.type != "cpu":
+            raise ValueError(
+                f"generator must live on the CPU (samples are drawn there, then moved), "
+                f"got a generator on {generator.device}"
+            )
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
 
 
 # ----------------------------------------------------------------------------------------------
