@@ -316,7 +316,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = run_all(build_jobs(args, known), work, args.jobs)
     print(f"done in {time.perf_counter() - t0:.0f} s wall; per-run JSON in {work / 'results'}", flush=True)
-    command = shlex.join(["python", "benchmarks/toy_modes.py", *(sys.argv[1:] if argv is None else argv)])
+    given = list(sys.argv[1:] if argv is None else argv)
+    for i, a in reversed(list(enumerate(given))):  # where the raw files went does not change a number
+        if a == "--work":
+            del given[i:i + 2]
+        elif a.startswith("--work="):
+            del given[i]
+    command = shlex.join(["python", "benchmarks/toy_modes.py", *given])
     shipped = [r for r in rows if r["part"] == "shipped"]
     recipes = [r for r in rows if r["part"] == "recipes"]
     if shipped:
