@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
+from safetensors.torch import load as _safetensors_load
 from safetensors.torch import save as _safetensors_bytes
 from torch import nn
 
@@ -94,17 +95,36 @@ def _meta(path: Path, header: dict[str, str]) -> dict[str, Any]:
         raise ValueError(f"checkpoint {str(path)!r} has damaged metadata: {exc}") from None
 
 
-def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
-    """The JSON metadata of a checkpoint (step, config, ...) from its header alone: no tensor is read, and
-    the checksum is not checked (`load_checkpoint` does both). Raises as `load_checkpoint`."""
+_HEADER_LIMIT = 100 * 2**20  # safetensors' own bound on a header's size
+
+
+def _read_header(path: Path, fh: Any) -> dict[str, str]:
+    """The `__metadata__` of the safetensors header at the start of the open file `fh`."""
+    head = fh.read(8)
+    n = int.from_bytes(head, "little") if len(head) == 8 else -1
+    if not 0 < n <= _HEADER_LIMIT:
+        raise ValueError(f"{str(path)!r} is not a readable safetensors checkpoint (no valid header)")
+    try:
+        header = json.loads(fh.read(n))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{str(path)!r} is not a readable safetensors checkpoint: {exc}") from None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _existing(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {str(path)!r}")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as fh:
-            header = fh.metadata() or {}
-    except SafetensorError as exc:
-        raise ValueError(f"{str(path)!r} is not a readable safetensors checkpoint: {exc}") from None
+    return path
+
+
+def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
+    """The JSON metadata of a checkpoint (step, config, ...) from its header alone: no tensor is read, and
+    the checksum is not checked (`load_checkpoint` does both). Raises as `load_checkpoint`."""
+    path = _existing(path)
+    with open(path, "rb") as fh:
+        header = _read_header(path, fh)
     _check_header(path, header)
     return _meta(path, header)
 
@@ -112,18 +132,21 @@ def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(tensors, meta) from a file written by `save_checkpoint`; tensors on the CPU.
 
+    The file is read once, whole, through one open file: a run that replaces the checkpoint meanwhile
+    (an atomic rename) cannot mix the header of one version with the tensors of the next.
+
     Raises FileNotFoundError for a missing file and ValueError naming the file when it is not a ganlab
     checkpoint of today's format (an older format is named as such), its metadata is damaged, or its
     tensors do not match the checksum stored with them.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {str(path)!r}")
+    path = _existing(path)
+    with open(path, "rb") as fh:
+        header = _read_header(path, fh)
+        fh.seek(0)
+        raw = fh.read()
+    _check_header(path, header)
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as fh:
-            header = fh.metadata() or {}
-            _check_header(path, header)
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+        tensors = _safetensors_load(raw)
     except SafetensorError as exc:
         raise ValueError(f"{str(path)!r} is not a readable safetensors checkpoint: {exc}") from None
     meta = _meta(path, header)
