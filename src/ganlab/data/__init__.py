@@ -3,8 +3,10 @@
 Every data set the training loop takes follows the `Dataset` protocol: `sample(n, generator=...)`
 draws n samples from a seeded CPU generator, `shape` is one sample's shape, and `modes` is the (K, D)
 array of mode centres where the distribution has known modes (None otherwise). The toy distributions
-(`ganlab.data.toy`) and an in-memory tensor (`ganlab.data.tensor.TensorDataset`) implement it.
-A new data set is a factory returning such an object plus one line of `DATASETS`.
+(`ganlab.data.toy`), an in-memory tensor (`ganlab.data.tensor.TensorDataset`) and the image data sets
+(`ganlab.data.image_sets`: uint8 images drawn in [-1, 1], with a held-out split for evaluation;
+`ganlab.data.stacked_mnist`) implement it. A new data set is a factory returning such an object plus
+one line of `DATASETS`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,23 @@ from typing import Any, Callable, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from ganlab.data.image_sets import IMAGE_DATASETS, ImageDataset
+from ganlab.data.stacked_mnist import StackedMNIST, stacked_mnist
 from ganlab.data.tensor import TensorDataset
 from ganlab.data.toy import TOY_DATASETS, ToyDataset, from_registry, get_toy_dataset
 
-__all__ = ["Dataset", "DATASETS", "TensorDataset", "ToyDataset", "TOY_DATASETS", "get_dataset", "get_toy_dataset"]
+__all__ = [
+    "Dataset",
+    "DATASETS",
+    "IMAGE_DATASETS",
+    "ImageDataset",
+    "StackedMNIST",
+    "TensorDataset",
+    "ToyDataset",
+    "TOY_DATASETS",
+    "get_dataset",
+    "get_toy_dataset",
+]
 
 
 @runtime_checkable
@@ -36,7 +51,7 @@ class Dataset(Protocol):
 
 
 #: Data sets by name (the config's `data`); each factory takes the config's `data_params` as keywords.
-DATASETS: dict[str, Callable[..., Dataset]] = {**TOY_DATASETS}
+DATASETS: dict[str, Callable[..., Dataset]] = {**TOY_DATASETS, **IMAGE_DATASETS, "stacked-mnist": stacked_mnist}
 
 
 def get_dataset(name: str, **params: Any) -> Dataset:
