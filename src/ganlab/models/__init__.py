@@ -14,9 +14,15 @@ from typing import Any, Callable
 
 from torch import nn
 
+from ganlab.models.dcgan import DCGANCritic, DCGANFields, DCGANGenerator, build_dcgan
 from ganlab.models.mlp import ACTIVATIONS, NORMS, MLPCritic, MLPFields, MLPGenerator, build_mlp
+from ganlab.models.resnet import ResNetCritic, ResNetFields, ResNetGenerator, build_resnet
 
-__all__ = ["ACTIVATIONS", "NORMS", "MLPCritic", "MLPGenerator", "MLPFields", "ModelFamily", "MODELS"]
+__all__ = [
+    "ACTIVATIONS", "NORMS", "MLPCritic", "MLPGenerator", "MLPFields",
+    "DCGANGenerator", "DCGANCritic", "DCGANFields", "ResNetGenerator", "ResNetCritic", "ResNetFields",
+    "ModelFamily", "MODELS",
+]
 
 
 @dataclass(frozen=True)
@@ -43,4 +49,8 @@ class ModelFamily:
 
 MODELS: dict[str, ModelFamily] = {
     "mlp": ModelFamily(MLPFields, build_mlp, "MLP generator and critic for vector data (the WGAN-GP toy script's)"),
+    "dcgan": ModelFamily(DCGANFields, build_dcgan,
+                         "DCGAN conv generator and critic for square images (Radford et al. 2016)"),
+    "resnet": ModelFamily(ResNetFields, build_resnet,
+                          "SN-GAN ResNet generator and critic for square images (Miyato et al. 2018)"),
 }
