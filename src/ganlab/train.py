@@ -161,7 +161,7 @@ def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], 
 
 def _finish(setup: Setup, world: World, run: RunFolder, row: dict[str, Any], start: int, wall_before: float,
             t_start: float) -> dict[str, Any]:
-    """The summary of the run; process 0 writes summary.json and curves.png."""
+    """The summary of the run; process 0 writes summary.json, curves.png and report.html."""
     config = setup.config
     elapsed = time.perf_counter() - t_start
     if not world.is_main:
@@ -181,9 +181,12 @@ def _finish(setup: Setup, world: World, run: RunFolder, row: dict[str, Any], sta
         "eval_samples": config.eval_samples,
         "run_dir": str(run.path),
         "torch": torch.__version__,
+        "report": str(run.path / "report.html"),
     }
     run.write_summary(summary)
+    from ganlab.html_report import write_report
     from ganlab.report import plot_curves
 
     plot_curves(run.metrics, run.path / "curves.png", title=f"{config.recipe} on {config.data}")
+    write_report([run.path], summary["report"], title=f"{config.recipe} on {config.data}")
     return summary

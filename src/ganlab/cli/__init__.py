@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "eval": "evaluate a run or compare two sources (FID, IS, KID, precision/recall)",
     "experiment": "run one of the lectures' claims as an experiment (--list prints them)",
     "classifier": "train the small classifier used for domain FID/IS on bundled digits or your own 28x28 data",
+    "report": "one self-contained HTML page for runs and experiments (default: everything under runs/)",
 }
 
 

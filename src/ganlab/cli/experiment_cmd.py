@@ -1,9 +1,9 @@
 """`ganlab experiment NAME [--size smoke|full] [--out DIR] [--key=value ...]`: run one of the lectures' claims.
 
 Writes DIR/result.json: the experiment, its lecture slide and claim, the parameters it ran with, the
-numbers it measured, its verdict, and the figures it drew (beside result.json). `--list` prints every
-experiment with the lecture slide it comes from. Parameters use --key=value; a list parameter takes
-comma-separated values (--means=-1.5,1.5).
+numbers it measured, its verdict, and the figures it drew (beside result.json); and DIR/index.html, the
+same as one self-contained page (`ganlab report`). `--list` prints every experiment with the lecture slide
+it comes from. Parameters use --key=value; a list parameter takes comma-separated values (--means=-1.5,1.5).
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def parse_params(defaults: dict[str, Any], args: list[str], name: str) -> dict[s
 def run(args: argparse.Namespace) -> int:
     from ganlab.experiments import experiments, get_experiment
     from ganlab.files import atomic_write
+    from ganlab.html_report import write_report
 
     if args.list:
         found = experiments()
@@ -90,5 +91,6 @@ def run(args: argparse.Namespace) -> int:
                            for f in result.figures]}
     text = json.dumps(payload, indent=2, allow_nan=True) + "\n"
     atomic_write(out / "result.json", lambda tmp: tmp.write_text(text))
-    print(f"{exp.name}: {result.verdict}\n  {'holds' if result.passed else 'does NOT hold'}; wrote {out / 'result.json'}")
+    page = write_report([out], out / "index.html", title=f"{exp.name} ({exp.lecture})")
+    print(f"{exp.name}: {result.verdict}\n  {'holds' if result.passed else 'does NOT hold'}; wrote {out / 'result.json'}, {page}")
     return 0

@@ -123,4 +123,5 @@ def run(args: argparse.Namespace) -> int:
         return 128 + exc.signum
     if "rank" not in summary:  # under torchrun only process 0 reports
         print(format_summary(summary))
+        print(f"report: {summary['report']}")
     return 0
