@@ -21,6 +21,8 @@ from ganlab.losses import (
     fgan_g_loss,
     hinge_d_loss,
     hinge_g_loss,
+    lsgan_d_loss,
+    lsgan_g_loss,
     minimax_d_loss,
     minimax_g_loss,
     ns_g_loss,
@@ -429,3 +431,136 @@ def test_objectives_bind_their_declared_options_only():
         Objective(fgan_d_loss, fgan_g_loss, "undeclared")
     with pytest.raises(ValueError, match="must take 2 critic output"):
         Objective(lambda d: d.mean(), fgan_g_loss, "one output", options=("divergence", "non_saturating"))
+
+
+# =========================================================================== LSGAN (Mao et al. 2017)
+
+# A discrete pair on 5 points with probabilities in tenths, written as 10 equally weighted samples each, so that
+# the losses' sample means are the exact expectations. Point 0 has no generated mass, point 4 no real mass.
+LS_DATA = np.array([3, 3, 2, 2, 0]) / 10
+LS_GEN = np.array([0, 1, 2, 3, 4]) / 10
+LS_REAL_IDX = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 3, 3])
+LS_FAKE_IDX = torch.tensor([1, 2, 2, 3, 3, 3, 4, 4, 4, 4])
+
+
+def _lsgan_d_star_numerically(a: float, b: float) -> torch.Tensor:
+    """Minimize lsgan_d_loss over the 5 values D(x_k) with scipy's BFGS, gradients by autograd, in float64."""
+
+    def loss_and_grad(values: np.ndarray) -> tuple[float, np.ndarray]:
+        d = torch.tensor(values, dtype=D64, requires_grad=True)
+        loss = lsgan_d_loss(d[LS_REAL_IDX], d[LS_FAKE_IDX], a=a, b=b)
+        (grad,) = torch.autograd.grad(loss, d)
+        return loss.item(), grad.numpy()
+
+    result = optimize.minimize(loss_and_grad, np.zeros(5), jac=True, method="BFGS", options={"gtol": 1e-12})
+    return torch.from_numpy(result.x)
+
+
+def test_lsgan_values_by_hand():
+    d_real, d_fake = t64(1.0, 3.0), t64(0.0, -2.0, 2.0)
+    # 0-1 coding: 1/2 mean([0, 4]) + 1/2 mean([0, 4, 4]) = 1 + 4/3;  G: 1/2 mean([1, 9, 1]) = 11/6
+    assert math.isclose(lsgan_d_loss(d_real, d_fake).item(), 1.0 + 4.0 / 3.0, abs_tol=1e-15)
+    assert math.isclose(lsgan_g_loss(d_fake).item(), 11.0 / 6.0, abs_tol=1e-15)
+    # a = -1, b = 1, c = 0: 1/2 mean([0, 4]) + 1/2 mean([1, 1, 9]) = 1 + 11/6;  G: 1/2 mean([0, 4, 4]) = 4/3
+    assert math.isclose(lsgan_d_loss(d_real, d_fake, a=-1.0, b=1.0).item(), 1.0 + 11.0 / 6.0, abs_tol=1e-15)
+    assert math.isclose(lsgan_g_loss(d_fake, c=0.0).item(), 4.0 / 3.0, abs_tol=1e-15)
+    # (N, 1) shapes and unequal batch sizes: the mean is over all entries
+    assert math.isclose(lsgan_d_loss(t64(3.0).view(1, 1), t64(1.0, 1.0, 1.0).view(3, 1)).item(), 2.0 + 0.5,
+                        abs_tol=1e-15)
+
+
+def test_lsgan_gradients_by_hand():
+    # dL_D/dD(x_i) = (D(x_i) - b) / N,  dL_D/dD(G(z_j)) = (D(G(z_j)) - a) / M,  dL_G/dD(G(z_j)) = (D(G(z_j)) - c) / M
+    d_real = t64(1.0, 3.0, -0.5).requires_grad_(True)
+    d_fake = t64(0.0, -2.0, 2.0, 10.0).requires_grad_(True)
+    g_real, g_fake = torch.autograd.grad(lsgan_d_loss(d_real, d_fake, a=-1.0, b=1.0), (d_real, d_fake))
+    torch.testing.assert_close(g_real, t64(0.0, 2.0, -1.5) / 3, atol=1e-15, rtol=0)
+    torch.testing.assert_close(g_fake, t64(1.0, -1.0, 3.0, 11.0) / 4, atol=1e-15, rtol=0)
+    (g_gen,) = torch.autograd.grad(lsgan_g_loss(d_fake, c=1.0), d_fake)
+    torch.testing.assert_close(g_gen, t64(-1.0, -3.0, 1.0, 9.0) / 4, atol=1e-15, rtol=0)
+    # a fake the discriminator puts far on the real side (output 10) still gets the gradient (10 - 1)/M, where the
+    # non-saturating loss of a logit 10 gives -(1 - sigmoid(10)) ~ -4.5e-5: the paper's argument (Sec. 3)
+    x = t64(10.0).requires_grad_(True)
+    (g_ns,) = torch.autograd.grad(ns_g_loss(x), x)
+    assert g_gen[3].item() == 9.0 / 4 and math.isclose(g_ns.item(), -(1 - _sigmoid(10.0)), rel_tol=1e-12)
+    assert abs(g_ns.item()) < 1e-4
+
+
+@pytest.mark.parametrize("a, b", [(0.0, 1.0), (-1.0, 1.0), (0.3, -2.0)])
+def test_lsgan_optimal_discriminator_is_mao_eq4(a, b):
+    """D*(x) = (b π(x) + a p(x)) / (π(x) + p(x)), found by minimizing the loss itself."""
+    d_star = _lsgan_d_star_numerically(a, b)
+    expected = (b * LS_DATA + a * LS_GEN) / (LS_DATA + LS_GEN)
+    torch.testing.assert_close(d_star, torch.from_numpy(expected), atol=1e-7, rtol=0)
+    assert d_star[0].item() == pytest.approx(b, abs=1e-7) and d_star[4].item() == pytest.approx(a, abs=1e-7)
+
+
+def _lsgan_generator_value(a: float, b: float, c: float) -> float:
+    """V(G) = 1/2 E_π (D*(x) - c)^2 + 1/2 E_p (D*(G(z)) - c)^2 at the numerically optimal D* (Mao et al. Sec. 3):
+    the generator's loss plus the same term on real samples, which does not depend on G."""
+    d_star = _lsgan_d_star_numerically(a, b)
+    return (lsgan_g_loss(d_star[LS_REAL_IDX], c=c) + lsgan_g_loss(d_star[LS_FAKE_IDX], c=c)).item()
+
+
+def test_lsgan_generator_value_at_d_star_is_half_a_pearson_chi2():
+    """With b - c = 1 and b - a = 2: V(G) = 1/2 ∫ (2p - (π + p))^2 / (π + p), the paper's Pearson chi^2(π + p || 2p) / 2."""
+    pi, p = LS_DATA, LS_GEN
+    chi2_by_hand = float(np.sum((2 * p - (pi + p)) ** 2 / (pi + p)))
+    value = _lsgan_generator_value(-1.0, 1.0, 0.0)
+    assert math.isclose(value, chi2_by_hand / 2, abs_tol=1e-8)
+    # the same integral is ganlab's Pearson D_f(P || Q) = sum q f(p/q), f(u) = (u - 1)^2, with P = 2p, Q = π + p
+    f = DIVERGENCES["pearson"].f
+    pearson = float(torch.sum(torch.from_numpy(pi + p) * f(torch.from_numpy(2 * p / (pi + p)))))
+    assert math.isclose(pearson, chi2_by_hand, abs_tol=1e-12) and chi2_by_hand > 0.5
+    # any other codes with b - c = 1, b - a = 2 give the same value (a shift of all three codes)
+    assert math.isclose(_lsgan_generator_value(1.0, 3.0, 2.0), chi2_by_hand / 2, abs_tol=1e-8)
+
+
+def test_lsgan_generator_value_general_codes_and_the_0_1_coding():
+    """V(G) = 1/2 ∫ ((b - c)(π + p) - (b - a) p)^2 / (π + p) for any codes; with the 0-1 coding it is not a
+    divergence: at p = π it is 1/2 ∫ π^2 / (2π) = 1/4, not 0, while the Pearson coding gives 0 there."""
+    pi, p = LS_DATA, LS_GEN
+    for a, b, c in ((0.0, 1.0, 1.0), (0.0, 1.0, 0.5), (-1.0, 1.0, 0.0)):
+        closed = 0.5 * float(np.sum(((b - c) * (pi + p) - (b - a) * p) ** 2 / (pi + p)))
+        assert math.isclose(_lsgan_generator_value(a, b, c), closed, abs_tol=1e-8), (a, b, c)
+    # p = π: D* = (a + b) / 2 by Eq. 4, and V = 1/2 ((a + b)/2 - c)^2 + 1/2 ((a + b)/2 - c)^2
+    for (a, b, c), expected in (((-1.0, 1.0, 0.0), 0.0), ((0.0, 1.0, 1.0), 0.25)):
+        d_star = torch.full((5,), (a + b) / 2, dtype=D64)
+        value = (lsgan_g_loss(d_star[LS_REAL_IDX], c=c) + lsgan_g_loss(d_star[LS_REAL_IDX], c=c)).item()
+        assert math.isclose(value, expected, abs_tol=1e-15)
+
+
+def test_gradcheck_lsgan_losses():
+    a, b = _inputs(6, scale=2.0), _inputs(7, scale=2.0)
+    assert torch.autograd.gradcheck(lambda x, y: lsgan_d_loss(x, y, a=-1.0, b=1.0), (a, b), eps=1e-6, atol=1e-8)
+    assert torch.autograd.gradcheck(lambda y: lsgan_g_loss(y, c=0.5), (b,), eps=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: lsgan_d_loss(t64(0.0), t64(0.0), a=1.0, b=1.0), "codes a .fake. and b .real. must differ"),
+        (lambda: lsgan_d_loss(t64(0.0), t64(0.0), a=float("nan")), "a must be a finite number"),
+        (lambda: lsgan_g_loss(t64(0.0), c=True), "c must be a finite number"),
+        (lambda: lsgan_g_loss(t64(0.0), c="1"), "c must be a finite number"),
+        (lambda: lsgan_d_loss(torch.zeros(0), t64(0.0)), "d_real is empty"),
+        (lambda: lsgan_g_loss(torch.tensor([1, 2])), "d_fake must be a floating-point"),
+    ],
+)
+def test_lsgan_bad_input_raises_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_lsgan_objective_is_registered_with_the_0_1_coding():
+    from ganlab.losses import OBJECTIVES
+
+    objective = OBJECTIVES["lsgan"]
+    assert objective.options == ()
+    bound = objective.bind(divergence=DIVERGENCES["kl"], non_saturating=False)  # what build passes every objective
+    assert bound.d_loss is lsgan_d_loss and bound.g_loss is lsgan_g_loss
+    # the registered functions at their defaults are Eq. 9: a = 0, b = 1, c = 1
+    d_real, d_fake = t64(0.25, 2.0), t64(-1.0, 0.5)
+    assert math.isclose(bound.d_loss(d_real, d_fake).item(),
+                        0.5 * (0.75**2 + 1.0**2) / 2 + 0.5 * (1.0 + 0.25) / 2, abs_tol=1e-15)
+    assert math.isclose(bound.g_loss(d_fake).item(), 0.5 * (4.0 + 0.25) / 2, abs_tol=1e-15)

@@ -31,6 +31,9 @@ PAPER = {
     # SN-GAN hinge with the authors' ResNet configuration: alpha 2e-4, beta (0, 0.9), n_dis 5.
     "sngan-hinge": dict(loss="hinge", spectral_norm=True, optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.0,
                         beta2=0.9, n_critic=5, gp_weight=0.0, clip_value=None),
+    # Mao et al. 2017 (LSGAN), Eq. 9 coding; Adam beta1 0.5, lr 2e-4 (their handwritten-character setting), k = 1.
+    "lsgan": dict(loss="lsgan", optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, n_critic=1, gp_weight=0.0,
+                  clip_value=None, spectral_norm=False),
 }
 # Nowozin et al. 2016 (f-GAN): Adam alpha 2e-4, beta1 0.5, one critic step per generator step.
 FGAN = dict(loss="fgan", optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, n_critic=1,
@@ -123,3 +126,22 @@ def test_shipped_toy_configs_resolve_to_the_documented_settings(name, g_width, g
     assert (fields.g_width, fields.d_width, fields.g_depth, fields.d_depth, cfg.steps) == (g_width, 64, g_depth, 3, steps)
     assert (cfg.lr_g, cfg.lr_d, cfg.ema, cfg.beta1, cfg.beta2) == (1e-3, 1e-3, 0.995, 0.5, beta2)
     assert (cfg.lr_decay, cfg.lr_decay_start) == decay
+
+
+def test_lsgan_recipe_trains_the_least_squares_game_of_mao_eq9():
+    """The recipe's objective is the 0-1 coding of Eq. 9 (a = 0, b = c = 1), and every departure from the paper
+    (the second learning rate, beta2, the batch) is written down."""
+    import torch
+
+    from ganlab.losses import OBJECTIVES
+
+    config = recipe_config("lsgan")
+    objective = OBJECTIVES[config.loss]
+    d_real, d_fake = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])
+    # 1/2 mean((D(x) - 1)^2) + 1/2 mean((D(G(z)) - 0)^2) = 1/4 + 1;  1/2 mean((D(G(z)) - 1)^2) = 1/2
+    assert objective.d_loss(d_real, d_fake).item() == 0.25 + 1.0
+    assert objective.g_loss(d_fake).item() == 0.5
+    recipe = get_recipe("lsgan")
+    assert "1611.04076" in recipe.source and "Eq. 9" in recipe.source
+    assert all(word in recipe.deviations for word in ("1e-3", "beta2", "batch"))
+

@@ -22,13 +22,14 @@ References: lecture 004_a72885b194f54592.txt "Generative adversarial networks (G
 "Variational divergence estimation"; lecture 001_b56ff7e156eb3bba.txt "Wasserstein GAN" (Algorithm 1).
 Papers: Goodfellow et al. 2014 (arXiv:1406.2661), Arjovsky et al. 2017 (arXiv:1701.07875),
 Nowozin et al. 2016 (f-GAN, arXiv:1606.00709), Lim & Ye 2017 (arXiv:1705.02894),
-Miyato et al. 2018 (arXiv:1802.05957).
+Miyato et al. 2018 (arXiv:1802.05957), Mao et al. 2017 (LSGAN, arXiv:1611.04076).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -47,6 +48,8 @@ __all__ = [
     "fgan_g_loss",
     "hinge_d_loss",
     "hinge_g_loss",
+    "lsgan_d_loss",
+    "lsgan_g_loss",
     "Objective",
     "OBJECTIVES",
 ]
@@ -290,6 +293,78 @@ def hinge_g_loss(d_fake: torch.Tensor) -> torch.Tensor:
     return -d_fake.mean()
 
 
+# --------------------------------------------------------------------------- least squares (Mao 2017)
+
+
+def _check_code(name: str, value: object) -> float:
+    """``value`` as a finite float (an LSGAN target code a, b or c); ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number (an LSGAN target code), got {value!r}")
+    return float(value)
+
+
+def lsgan_d_loss(d_real: torch.Tensor, d_fake: torch.Tensor, *, a: float = 0.0, b: float = 1.0) -> torch.Tensor:
+    """L_D = 1/2 E_π (D(x) - b)^2 + 1/2 E_p (D(G(z)) - a)^2  (least squares, raw critic outputs, no sigmoid).
+
+    The discriminator regresses real samples onto the code b and generated ones onto a. For a fixed
+    generator the pointwise minimizer is D*(x) = (b π(x) + a p(x)) / (π(x) + p(x)) (Mao et al., Eq. 4).
+
+    Args:
+        d_real: discriminator outputs on real samples, (N,) or (N, 1).
+        d_fake: discriminator outputs on generated samples, (M,) or (M, 1).
+        a: the target of generated samples (0 in the paper's 0-1 coding, Eq. 9).
+        b: the target of real samples (1 in the 0-1 coding). Must differ from a.
+
+    Returns:
+        Scalar tensor.
+
+    Reference: Mao et al. 2017, LSGAN (arXiv:1611.04076), Eq. 2 (the objective), Eq. 9 (the 0-1
+    coding a = 0, b = c = 1, the defaults here). The paper's other coding, a = -1, b = 1, c = 0, satisfies
+    b - c = 1 and b - a = 2, under which the generator minimizes a Pearson chi^2 divergence (Sec. 3;
+    see ``lsgan_g_loss``). Not derived in the lectures: lecture 001_b56ff7e156eb3bba.txt names LSGAN
+    only as a column of the architecture table under "Wasserstein GAN with Gradient Penalty".
+    """
+    _check_outputs("d_real", d_real)
+    _check_outputs("d_fake", d_fake)
+    a, b = _check_code("a", a), _check_code("b", b)
+    if a == b:
+        raise ValueError(f"the LSGAN codes a (fake) and b (real) must differ, got a = b = {a!r}")
+    return 0.5 * (d_real - b).square().mean() + 0.5 * (d_fake - a).square().mean()
+
+
+def lsgan_g_loss(d_fake: torch.Tensor, *, c: float = 1.0) -> torch.Tensor:
+    """L_G = 1/2 E_p (D(G(z)) - c)^2  (the generator pulls its samples' outputs to the code c).
+
+    Mao et al. add 1/2 E_π (D(x) - c)^2, which does not depend on G, to analyse the game: at the
+    optimal discriminator D* (see ``lsgan_d_loss``) the generator's objective is then
+
+        V(G) = 1/2 ∫ ((b - c)(π + p) - (b - a) p)^2 / (π + p) dx,
+
+    and with b - c = 1 and b - a = 2 (e.g. a = -1, b = 1, c = 0) V(G) = 1/2 ∫ (2p - (π + p))^2 / (π + p) dx,
+    half the paper's "Pearson chi^2(π + p || 2p)" (Sec. 3). In the f-divergence convention of
+    ``ganlab.divergences`` (D_f(P || Q) = ∫ q f(p/q), Pearson f(u) = (u - 1)^2) that integral is
+    Pearson chi^2(2p || π + p), i.e. Neyman chi^2(π + p || 2p): the paper names its arguments the other
+    way round. It is 0 iff p = π. The 0-1 coding (c = b, the defaults and the recipe `lsgan`) is not of
+    this form: at p = π it leaves V(G) = ((a + b)/2 - c)^2 = 1/4, not 0.
+
+    Args:
+        d_fake: discriminator outputs on generated samples, (M,) or (M, 1).
+        c: the value the generator wants D to give its samples (1 in the 0-1 coding, Eq. 9).
+
+    Returns:
+        Scalar tensor.
+
+    Reference: Mao et al. 2017 (arXiv:1611.04076), Eq. 2 (generator), Sec. 3 (relation to chi^2), Eq. 9.
+
+    Note: the gradient with respect to an output is (D(G(z)) - c) / M: it grows with the distance to c
+    and does not saturate for samples the discriminator already places on the real side but far from
+    the real data, the paper's argument against the sigmoid cross-entropy (Sec. 3).
+    """
+    _check_outputs("d_fake", d_fake)
+    c = _check_code("c", c)
+    return 0.5 * (d_fake - c).square().mean()
+
+
 # --------------------------------------------------------------------------- the registry
 
 
@@ -351,4 +426,5 @@ OBJECTIVES: dict[str, Objective] = {
     "fgan": Objective(fgan_d_loss, fgan_g_loss, "the variational bound of the f-divergence `divergence` (f-GAN)",
                       options=("divergence", "non_saturating")),
     "hinge": Objective(hinge_d_loss, hinge_g_loss, "E relu(1 - D(x)) + E relu(1 + D(G(z))); the generator -E D(G(z))"),
+    "lsgan": Objective(lsgan_d_loss, lsgan_g_loss, "least squares: D regresses real to 1, fake to 0; G pulls D(G(z)) to 1 (LSGAN)"),
 }

@@ -130,6 +130,21 @@ _register(Recipe(
            "(pfnet-research/sngan_projection, configs/sn_cifar10_unconditional.yml); lecture "
            "001_b56ff7e156eb3bba.txt 'Spectral Normalization GAN'",
 ))
+_register(Recipe(
+    name="lsgan",
+    fields={**_PLAIN, "loss": "lsgan", "optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5,
+            "beta2": 0.999, "n_critic": 1},
+    source="Mao et al. 2017, LSGAN (arXiv:1611.04076): the least-squares objective with the 0-1 coding "
+           "a = 0, b = c = 1 (Eq. 9), one discriminator step per generator step, Adam with beta1 = 0.5 and "
+           "the learning rate 2e-4 it uses for its handwritten-character data (1e-3 for the scene data "
+           "sets; Sec. 4), as in the authors' code (xudonmao/LSGAN: train_chn.py 2e-4, train_lsun.py 1e-3)",
+    deviations="Of the paper's two learning rates ganlab takes 2e-4, the one for small grey images (the "
+               "digits are closest to them); --lr_g=1e-3 --lr_d=1e-3 gives the scene setting. beta2 is "
+               "Adam's default 0.999, as in the authors' code (TensorFlow's default). The authors' code sums the squared errors over "
+               "the batch (tf.nn.l2_loss); ganlab takes the mean of Eq. 2, which only rescales the gradient "
+               "(Adam is nearly invariant to it); it draws batches of 64, ganlab keeps the toy batch 256. The "
+               "codes a, b, c are the losses' defaults (0, 1, 1) and are not config fields.",
+))
 
 for _name in DIVERGENCES:
     _register(Recipe(

@@ -5,12 +5,17 @@ critic's value f(x) on a grid (what the WGAN-GP paper's Figure 1a shows), for 1-
 histograms and f(x) as a line. `plot_curves` reads a run's `metrics.jsonl` and draws the losses
 and, where present, the evaluation metrics against the generator step. Matplotlib with the Agg
 backend (no display needed); every figure is closed after saving.
+
+`write_png_grid` and `write_pngs` write images pixel for pixel with PIL (no figure): one grid, or one PNG
+per image for external evaluators (`ganlab sample --grid`, `--out DIR`); `to_uint8` is their pixel map.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -19,7 +24,8 @@ import torch
 
 from ganlab.files import atomic_write
 
-__all__ = ["critic_surface", "plot_samples", "plot_image_grid", "plot_figure", "plot_curves", "read_metrics"]
+__all__ = ["critic_surface", "plot_samples", "plot_image_grid", "plot_figure", "plot_curves", "read_metrics",
+           "to_uint8", "image_grid", "write_png_grid", "write_pngs"]
 
 
 def _plt():
@@ -148,6 +154,116 @@ def plot_image_grid(path: str | Path, images: torch.Tensor | np.ndarray, *, nrow
     finally:
         plt.close(fig)
     return path
+
+
+def to_uint8(images: torch.Tensor | np.ndarray, *, value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """p = clip(rint((x - lo) / (hi - lo) * 255), 0, 255): images (N, C, H, W) -> uint8 pixels (N, H, W, C).
+
+    The map is computed in float64 in that order, rint rounding half to even (as Python's round), so that
+    generator outputs in [-1, 1] (value_range (-1, 1)) become exactly round((x + 1) / 2 * 255); values
+    outside the range are clipped. C = 1 (grey) or 3 (RGB).
+
+    Raises ValueError for another shape, non-finite values (a diverged generator) or lo >= hi.
+    """
+    lo, hi = (float(v) for v in value_range)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"value_range must be two finite numbers lo < hi, got {value_range!r}")
+    x = (images.detach().to("cpu", torch.float64).numpy() if isinstance(images, torch.Tensor)
+         else np.asarray(images, dtype=np.float64))
+    if x.ndim != 4 or x.shape[1] not in (1, 3) or min(x.shape) < 1:
+        raise ValueError(f"images must be (N, C, H, W) with C = 1 or 3 and N, H, W >= 1, got shape {tuple(x.shape)}")
+    bad = int(np.count_nonzero(~np.isfinite(x)))
+    if bad:
+        raise ValueError(f"images hold {bad} non-finite values (nan/inf); expected finite pixel values")
+    pixels = np.clip(np.rint((x - lo) / (hi - lo) * 255.0), 0.0, 255.0).astype(np.uint8)
+    return np.ascontiguousarray(pixels.transpose(0, 2, 3, 1))
+
+
+def image_grid(pixels: np.ndarray, *, nrow: int = 8, padding: int = 1, pad_value: int = 255) -> np.ndarray:
+    """Images (N, H, W, C) uint8 tiled row by row, min(nrow, N) per row, `padding` pixels of `pad_value` between
+    and around them: returns (rows (H + padding) + padding, cols (W + padding) + padding, C) uint8.
+
+    Image i sits at row i // nrow, column i % nrow; cells after the last image hold `pad_value`.
+    """
+    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 4 or min(pixels.shape) < 1:
+        raise ValueError(f"pixels must be a uint8 array (N, H, W, C), got {getattr(pixels, 'dtype', type(pixels))} "
+                         f"of shape {tuple(getattr(pixels, 'shape', ()))}")
+    for name, value, low, high in (("nrow", nrow, 1, None), ("padding", padding, 0, None), ("pad_value", pad_value, 0, 255)):
+        if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low
+                or (high is not None and value > high)):
+            raise ValueError(f"{name} must be an integer >= {low}{'' if high is None else f' and <= {high}'}, "
+                             f"got {value!r}")
+    n, h, w, c = pixels.shape
+    cols = min(int(nrow), n)
+    rows = -(-n // cols)
+    grid = np.full((rows * (h + padding) + padding, cols * (w + padding) + padding, c), pad_value, dtype=np.uint8)
+    for i in range(n):
+        top, left = padding + (i // cols) * (h + padding), padding + (i % cols) * (w + padding)
+        grid[top:top + h, left:left + w] = pixels[i]
+    return grid
+
+
+def _save_png(pixels: np.ndarray, target: Path) -> None:
+    """One (H, W, C) uint8 image as a PNG: grey ('L') for C = 1, 'RGB' for C = 3."""
+    from PIL import Image
+
+    Image.fromarray(np.ascontiguousarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)).save(target, format="PNG")
+
+
+def write_png_grid(path: str | Path, images: torch.Tensor | np.ndarray, *, nrow: int = 8,
+                   value_range: tuple[float, float] = (0.0, 1.0), padding: int = 1) -> Path:
+    """One PNG of `image_grid(to_uint8(images, value_range=value_range), nrow=nrow, padding=padding)`, written
+    atomically: images (N, C, H, W), `nrow` per row, white padding. Pixel-exact (no figure, no resampling),
+    unlike `plot_image_grid`. Returns the path."""
+    grid = image_grid(to_uint8(images, value_range=value_range), nrow=nrow, padding=padding)
+    return atomic_write(path, lambda tmp: _save_png(grid, tmp))
+
+
+def write_pngs(folder: str | Path, images: torch.Tensor | np.ndarray, *,
+               value_range: tuple[float, float] = (0.0, 1.0), chunk: int = 1024) -> Path:
+    """One PNG per image, `folder/000000.png`, `000001.png`, ... (six digits, more when N > 10^6): images
+    (N, C, H, W) mapped by `to_uint8`, grey ('L') for C = 1, 'RGB' for C = 3: what external evaluators
+    (pytorch-fid, torch-fidelity, clean-fid) read from a folder. Returns the folder.
+
+    The folder must not exist or be empty: an evaluator reads every image in it, so files of an earlier,
+    larger export must not stay beside these (ValueError otherwise).
+
+    Note: the PNGs are written into a temporary folder beside `folder`, which is renamed to `folder` when
+    all are written: a crash leaves no half-filled folder. The files are not fsync'ed one by one (tens of
+    thousands of fsyncs would dominate the time); the rename is.
+    """
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        what = "is not a folder" if not folder.is_dir() else "is not empty"
+        raise ValueError(f"{str(folder)!r} {what}; expected a new or empty folder for the PNGs")
+    if not isinstance(images, (torch.Tensor, np.ndarray)):
+        images = np.asarray(images)
+    to_uint8(images[:1], value_range=value_range)  # the shape and range checks before any file is made
+    n = int(images.shape[0])
+    width = max(6, len(str(n - 1)))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        for start in range(0, n, chunk):
+            for i, pixels in enumerate(to_uint8(images[start:start + chunk], value_range=value_range), start):
+                _save_png(pixels, tmp / f"{i:0{width}d}.png")
+        if folder.exists():
+            folder.rmdir()  # empty, checked above
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        fd = os.open(folder.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:  # pragma: no cover - folders cannot be fsync'ed on some platforms
+        pass
+    return folder
 
 
 def plot_figure(path: str | Path, samples: torch.Tensor, real: torch.Tensor, *, critic: torch.nn.Module | None = None,

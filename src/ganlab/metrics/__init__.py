@@ -8,6 +8,7 @@ from ganlab.metrics.fid import FIDResult, StreamingStatistics, feature_statistic
 from ganlab.metrics.inception_score import ISResult, inception_score
 from ganlab.metrics.kid import KIDResult, kid
 from ganlab.metrics.prdc import DCResult, PRResult, density_coverage, precision_recall
+from ganlab.metrics.stacked_mnist import StackedModes, classify_stacked, stacked_mnist_modes
 
 __all__ = [
     "FIDResult",
@@ -23,4 +24,7 @@ __all__ = [
     "kid",
     "precision_recall",
     "density_coverage",
+    "StackedModes",
+    "stacked_mnist_modes",
+    "classify_stacked",
 ]

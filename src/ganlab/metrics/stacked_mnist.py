@@ -1,0 +1,175 @@
+"""The Stacked-MNIST mode metric: modes captured and KL(q || uniform) over the 1 000 digit triples.
+
+Stacked MNIST stacks three MNIST digits as the R, G, B channels of one image, so the data have
+10^3 = 1 000 equally likely modes. A grey-digit classifier labels each channel of a generated image;
+the triple is its mode:
+
+    k(x) = 100 l_R(x) + 10 l_G(x) + l_B(x)            in 0..999
+    c_k  = #{i : k(x_i) = k},   q = c / N              the empirical mode histogram
+    modes captured = #{k : c_k >= 1}
+    KL   = KL(q || U_1000) = sum_k q_k log(1000 q_k) = log 1000 - H(q)     (natural log, 0 log 0 = 0)
+
+Protocol (VEEGAN, Srivastava et al. 2017, arXiv:1705.07761, Sec. 5.2; PacGAN, Lin et al. 2018,
+arXiv:1712.04086, Sec. 4): 26 000 generated samples; a mode counts as captured when at least one
+sample lands in it. There is no quality threshold (unlike the toy metric of ``ganlab.metrics.modes``)
+and no confidence threshold on the classifier: each channel gets its argmax label. PacGAN's code does
+exactly this (fjxmlzn/PacGAN, stacked_MNIST_experiments/VEEGAN_experiment/model.py, `log_metrics`:
+the number of distinct label triples among 26 000 samples, and KL(p || uniform) with 0 log 0 = 0).
+
+The chain is two small functions: ``classify_stacked`` (images -> (N, 3) labels; the only part that
+runs a network) and ``stacked_mnist_modes`` (labels -> counts -> modes and KL, float64, pure).
+Published values to compare with: ``PUBLISHED``. REFERENCES.md (Images) lists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["NUM_MODES", "StackedModes", "PublishedStackedMNIST", "PUBLISHED", "stacked_mnist_modes",
+           "classify_stacked"]
+
+#: 10 digits per channel, 3 channels.
+NUM_MODES = 1000
+
+
+@dataclass(frozen=True)
+class StackedModes:
+    """The Stacked-MNIST mode metric of N samples.
+
+    Attributes:
+        modes: number of modes k with c_k >= 1, in 1..1000.
+        kl: KL(q || uniform over 1000) in nats, in [0, log 1000]; 0 iff every mode is equally frequent.
+        counts: c_k, int64 array (1000,), read-only, mode k = 100 l_R + 10 l_G + l_B.
+        n_samples: N.
+    """
+
+    modes: int
+    kl: float
+    counts: np.ndarray = field(repr=False, compare=False)
+    n_samples: int
+
+
+@dataclass(frozen=True)
+class PublishedStackedMNIST:
+    """One published Stacked-MNIST result: modes captured and KL(q || uniform), 26 000 samples each."""
+
+    modes: float
+    kl: float
+    source: str
+    n_samples: int = 26000
+
+
+_VEEGAN = "Srivastava et al. 2017, VEEGAN (arXiv:1705.07761), Sec. 5.2, Stacked-MNIST table"
+_PACGAN = "Lin et al. 2018, PacGAN (arXiv:1712.04086), Sec. 4, Table 2 (VEEGAN's architecture; mean of 10 trials)"
+_PACGAN_SMALL_D = ("Lin et al. 2018, PacGAN (arXiv:1712.04086), Sec. 4, Table 3 (Unrolled GAN's architecture with "
+                   "a discriminator 1/4 the generator's size; mean of 10 trials)")
+
+#: Published Stacked-MNIST anchors (as collected in REFERENCES.md, "Images"), keyed "paper/model".
+PUBLISHED: dict[str, PublishedStackedMNIST] = {
+    "veegan/dcgan": PublishedStackedMNIST(99, 3.4, _VEEGAN),
+    "veegan/ali": PublishedStackedMNIST(16, 5.4, _VEEGAN),
+    "veegan/unrolled-gan": PublishedStackedMNIST(48.7, 4.32, _VEEGAN),
+    "veegan/veegan": PublishedStackedMNIST(150, 2.95, _VEEGAN),
+    "pacgan/dcgan": PublishedStackedMNIST(78.9, 4.50, _PACGAN),
+    "pacgan/pacdcgan2": PublishedStackedMNIST(1000, 0.06, _PACGAN),
+    "pacgan-small-d/dcgan": PublishedStackedMNIST(30.6, 5.99, _PACGAN_SMALL_D),
+    "pacgan-small-d/unrolled-gan-10": PublishedStackedMNIST(327.2, 4.66, _PACGAN_SMALL_D),
+    "pacgan-small-d/pacdcgan4": PublishedStackedMNIST(667.4, 1.81, _PACGAN_SMALL_D),
+}
+
+
+def stacked_mnist_modes(channel_labels: Any) -> StackedModes:
+    """modes = #{k : c_k >= 1} and KL(q || U_1000) = sum_k q_k log(1000 q_k) of the modes k = 100 l_R + 10 l_G + l_B.
+
+    Args:
+        channel_labels: (N, 3) integer digit labels in 0..9 per channel, in the order R, G, B (numpy or
+            torch, any integer dtype), N >= 1.
+
+    Returns:
+        StackedModes (counts of length 1000).
+
+    Raises ValueError for another shape, a non-integer dtype or a label outside 0..9.
+
+    Note: q_k log(1000 q_k) is evaluated as (c_k / N) log(1000 c_k / N) with 1000 c_k an exact integer,
+    so that equal counts give 1000 c_k / N = 1 and KL = 0 exactly, and one mode gives log 1000 exactly.
+    """
+    labels = channel_labels.detach().cpu().numpy() if isinstance(channel_labels, torch.Tensor) else np.asarray(
+        channel_labels)
+    if labels.ndim != 2 or labels.shape[1] != 3 or labels.shape[0] < 1:
+        raise ValueError(f"channel_labels must be (N, 3) digit labels (R, G, B) with N >= 1, got shape "
+                         f"{tuple(labels.shape)}")
+    if labels.dtype == np.bool_ or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"channel_labels must be integers 0..9, got dtype {labels.dtype}")
+    outside = (labels < 0) | (labels > 9)
+    if outside.any():
+        raise ValueError(f"channel_labels must be digits 0..9, got {int(outside.sum())} outside, e.g. "
+                         f"{int(labels[outside][0])}")
+    labels = labels.astype(np.int64)
+    mode = 100 * labels[:, 0] + 10 * labels[:, 1] + labels[:, 2]
+    counts = np.bincount(mode, minlength=NUM_MODES).astype(np.int64)
+    n = int(labels.shape[0])
+    seen = counts[counts > 0].astype(np.float64)
+    kl = float(np.sum(seen / n * np.log(NUM_MODES * seen / n)))
+    counts.setflags(write=False)
+    return StackedModes(modes=int(seen.size), kl=max(kl, 0.0), counts=counts, n_samples=n)
+
+
+@torch.no_grad()
+def classify_stacked(images: torch.Tensor, classifier: nn.Module, *, batch_size: int = 1024) -> np.ndarray:
+    """l_c(x) = argmax classifier(x[:, c]) for c = R, G, B: images (N, 3, H, W) in [0, 1] -> labels (N, 3) int64.
+
+    Each channel is classified as a grey image (N, 1, H, W) in [0, 1], the input of
+    ``ganlab.metrics.classifier.SmallCNN``; the three channels of a batch go through one forward pass.
+    The classifier is put in eval mode for the call and returned to its previous mode.
+
+    Args:
+        images: (N, 3, H, W) float tensor with values in [0, 1] (generator output x in [-1, 1] is
+            (x + 1) / 2).
+        classifier: a module mapping (B, 1, H, W) in [0, 1] to digit logits (B, 10).
+        batch_size: images per forward pass (3 x batch_size grey images).
+
+    Returns:
+        (N, 3) int64 labels, column 0 the R channel's, 1 G's, 2 B's.
+
+    Raises ValueError for another shape, values outside [0, 1] or non-finite, a batch_size < 1, or a
+    classifier that does not return (B, 10) logits.
+    """
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point():
+        raise ValueError(f"images must be a floating-point torch.Tensor (N, 3, H, W), got {type(images).__name__}"
+                         f"{'' if not isinstance(images, torch.Tensor) else f' of dtype {images.dtype}'}")
+    if images.ndim != 4 or images.shape[1] != 3 or min(images.shape) < 1:
+        raise ValueError(f"images must be (N, 3, H, W) stacked digits (R, G, B), got shape {tuple(images.shape)}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not torch.isfinite(images).all():
+        raise ValueError(f"images hold {int((~torch.isfinite(images)).sum())} non-finite values; expected [0, 1]")
+    lo, hi = float(images.min()), float(images.max())
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(f"images must be in [0, 1] (map generator output x in [-1, 1] by (x + 1) / 2), got values "
+                         f"in [{lo:.4g}, {hi:.4g}]")
+    param = next(iter(classifier.parameters()), None)
+    device, dtype = (param.device, param.dtype) if param is not None else (images.device, images.dtype)
+    n, _, h, w = images.shape
+    was_training = classifier.training
+    classifier.eval()
+    try:
+        out = []
+        for start in range(0, n, batch_size):
+            batch = images[start:start + batch_size]
+            b = batch.shape[0]
+            # (b, 3, H, W) -> (3b, 1, H, W): rows r*3 + c, so that the labels reshape back to (b, 3) as R, G, B
+            logits = classifier(batch.reshape(b * 3, 1, h, w).to(device=device, dtype=dtype))
+            if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (b * 3, 10):
+                got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+                raise ValueError(f"the classifier must return digit logits ({b * 3}, 10) for {b * 3} grey images, "
+                                 f"got {got}")
+            out.append(logits.argmax(dim=1).reshape(b, 3).to("cpu", torch.int64))
+    finally:
+        classifier.train(was_training)
+    return torch.cat(out).numpy()
+
