@@ -32,7 +32,7 @@ def _config(*overrides: str) -> TrainConfig:
     ("--data=rings", "unknown data set 'rings' (did you mean 'ring'"),
     ("--loss=hinged", "unknown objective (loss) 'hinged' (did you mean 'hinge'"),
     ("--divergence=pearsonn", "unknown divergence 'pearsonn' (did you mean 'pearson'"),
-    ("--model=dcgan", "unknown model family 'dcgan'"),
+    ("--model=dcgn", "unknown model family 'dcgn' (did you mean 'dcgan'"),
     ("--model.gwidth=3", "unknown model field(s) 'gwidth' (did you mean 'g_width'"),
     ("--model.g_width=0", "model.g_width must be an integer >= 1, got 0"),
     ("--model.g_width=1.5", "model.g_width must be an integer >= 1, got 1.5"),

@@ -69,7 +69,7 @@ def test_a_run_of_an_older_checkpoint_format_is_refused_by_name(run_dir, capsys)
     (["--loss=wgan"], "unknown objective (loss) 'wgan'"),
     (["--divergence=kl2"], "unknown divergence 'kl2' (did you mean 'kl'"),
     (["--model.widht=3"], "unknown model field(s) 'widht'"),
-    (["--model=dcgan"], "unknown model family 'dcgan'"),
+    (["--model=resnt"], "unknown model family 'resnt'"),
     (["--model.activation=gelu2"], "model.activation: expected one of"),
     (["--data_params.bogus=1"], "'bogus'"),
     (["--model.d_norm=batchnorm"], "a batch-norm critic cannot take a gradient penalty"),

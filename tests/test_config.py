@@ -88,16 +88,16 @@ def test_model_table_merges_and_a_new_family_starts_afresh(tmp_path):
     """A [model] entry replaces one field and keeps the others; naming another family drops the old family's
     fields (they belong to it), as changing `data` drops the old data_params."""
     base = apply_overrides(TrainConfig(), ["--model.g_width=64", "--model.d_depth=2"])
-    assert base.model == {"family": "mlp", "g_width": 64, "d_depth": 2}
+    assert base.model == {"family": "auto", "g_width": 64, "d_depth": 2}
     c = apply_overrides(base, ["--model.g_width=32"])
-    assert c.model == {"family": "mlp", "g_width": 32, "d_depth": 2}
+    assert c.model == {"family": "auto", "g_width": 32, "d_depth": 2}
     assert apply_overrides(base, ["--model=other"]).model == {"family": "other"}
     assert apply_overrides(base, ["--model.family=other", "--model.width=8"]).model == {"family": "other", "width": 8}
     path = tmp_path / "c.toml"
     path.write_text('steps = 5\n[model]\ng_width = 16\n')
     loaded = load_toml(path, base=base)
-    assert loaded.steps == 5 and loaded.model == {"family": "mlp", "g_width": 16, "d_depth": 2}
-    assert to_toml(loaded).splitlines()[-4:] == ["[model]", '"family" = "mlp"', '"g_width" = 16', '"d_depth" = 2']
+    assert loaded.steps == 5 and loaded.model == {"family": "auto", "g_width": 16, "d_depth": 2}
+    assert to_toml(loaded).splitlines()[-4:] == ["[model]", '"family" = "auto"', '"g_width" = 16', '"d_depth" = 2']
 
 
 def test_float_fields_given_as_ints_become_floats():

@@ -37,7 +37,7 @@ from ganlab.models import MODELS
 from ganlab.models.mlp_backward import closed_form_layers
 from ganlab.recipes import RECIPES
 
-__all__ = ["Setup", "build", "eval_latents", "model_fields", "stream_seeds", "resolve_device"]
+__all__ = ["Setup", "build", "eval_latents", "model_family", "model_fields", "stream_seeds", "resolve_device"]
 
 
 @dataclass
@@ -59,6 +59,9 @@ class Setup:
         closed_form: the penalized critic step takes the closed-form gradients of
             `ganlab.models.mlp_backward` (a (leaky) ReLU MLP critic with a gradient penalty).
         device: where the networks live.
+        critic_batch_norm: the critic holds batch norm (DCGAN's critic, `--model.d_norm=batchnorm`): real and
+            fake then go through it in separate forwards, as in DCGAN, so that each batch is normalized by its
+            own statistics.
     """
 
     config: TrainConfig
@@ -76,6 +79,7 @@ class Setup:
     latent_dim: int
     closed_form: bool
     device: torch.device
+    critic_batch_norm: bool = False
 
 
 def stream_seeds(seed: int, rank: int = 0) -> dict[str, int]:
@@ -116,9 +120,18 @@ def _check_name(field_name: str, value: str, registry: Any) -> None:
         raise ValueError(unknown_names_message(f"{field_name}", [value], list(registry), "the config"))
 
 
-def model_fields(config: TrainConfig) -> Any:
-    """The model family's fields dataclass filled from `config.model` (defaults for the missing ones)."""
-    family = config.model_family
+def model_family(config: TrainConfig, data_shape: tuple[int, ...]) -> str:
+    """The config's model family, "auto" made concrete by the data's shape: `mlp` for vectors (D,), `dcgan` for
+    images (C, H, W)."""
+    if config.model_family != "auto":
+        return config.model_family
+    return "dcgan" if len(data_shape) == 3 else "mlp"
+
+
+def model_fields(config: TrainConfig, data_shape: tuple[int, ...] = (2,)) -> Any:
+    """The model family's fields dataclass filled from `config.model` (defaults for the missing ones); the family
+    "auto" is chosen by `data_shape` (`model_family`)."""
+    family = model_family(config, data_shape)
     _check_name("model family", family, MODELS)
     cls = MODELS[family].fields
     given = {k: v for k, v in config.model.items() if k != "family"}
@@ -127,6 +140,16 @@ def model_fields(config: TrainConfig) -> Any:
     if unknown:
         raise ValueError(unknown_names_message("model field(s)", unknown, valid, f"[model] (family {family!r})"))
     return cls(**given)
+
+
+def _resolve_auto_norm(fields: Any, config: TrainConfig) -> Any:
+    """A critic norm of "auto" made concrete: layer norm when a gradient penalty is used (batch norm would make
+    the per-sample penalty wrong; the WGAN-GP paper's choice, Sec. 4), none otherwise (DCGAN's batch norm in the
+    critic is refused with a penalty or spectral norm, and for the other objectives one critic recipe for all
+    keeps the comparison fair; `--model.d_norm=batchnorm` restores DCGAN's)."""
+    if getattr(fields, "d_norm", None) == "auto":
+        return replace(fields, d_norm="layernorm" if config.gp_weight > 0 else "none")
+    return fields
 
 
 def _optimizer(config: TrainConfig, params: Any, lr: float) -> torch.optim.Optimizer:
@@ -165,14 +188,16 @@ def build(config: TrainConfig, *, device: torch.device | str | None = None, rank
     _check_name("data set", config.data, DATASETS)
     _check_name("objective (loss)", config.loss, OBJECTIVES)
     _check_name("divergence", config.divergence, DIVERGENCES)
-    fields = model_fields(config)
+    if config.model_family != "auto":
+        _check_name("model family", config.model_family, MODELS)
     try:
         dataset = get_dataset(config.data, **config.data_params)
     except ValueError as exc:
         raise ValueError(f"config field 'data_params': {exc}") from None
+    fields = _resolve_auto_norm(model_fields(config, dataset.shape), config)
     device = resolve_device(config.device) if device is None else torch.device(device)
     config = replace(config, out=str(config.run_dir),
-                     model={"family": config.model_family, **dataclasses.asdict(fields)})
+                     model={"family": model_family(config, dataset.shape), **dataclasses.asdict(fields)})
     seeds = stream_seeds(config.seed, rank)
     lipschitz = Lipschitz(gp_weight=config.gp_weight, one_sided=config.one_sided_gp,
                           clip_value=config.clip_value, spectral_norm=config.spectral_norm)
@@ -207,4 +232,5 @@ def build(config: TrainConfig, *, device: torch.device | str | None = None, rank
         latent_dim=latent_dim,
         closed_form=lipschitz.gp_weight > 0 and closed_form_layers(critic) is not None,
         device=device,
+        critic_batch_norm=any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules()),
     )

@@ -59,8 +59,9 @@ LR_DECAYS: tuple[str, ...] = ("none", "linear")
 DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
 #: Fields that are tables of named values, set one entry at a time with `--TABLE.NAME=VALUE`.
 TABLES: tuple[str, ...] = ("data_params", "model")
-#: The model family of a config whose `model` table names none.
-DEFAULT_MODEL_FAMILY = "mlp"
+#: The model family of a config whose `model` table names none: "auto" is resolved by `ganlab.build` from the
+#: data's shape (the MLP for vectors, DCGAN for images) and the completed config records the family chosen.
+DEFAULT_MODEL_FAMILY = "auto"
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,19 @@ An evaluator is called by the training loop at every evaluation step with the ge
 
 * `SampleEvaluator` (any data): x_i = G(z_i) on a fixed latent batch z_1..z_N and the critic's own
   estimate E f(x_real) - E f(G(z)) (for a WGAN critic, the Kantorovich-Rubinstein estimate of W1); the
-  figure is an image grid for images. What the field measures on images (FID / KID / IS with a domain
-  classifier) is not built yet.
+  figure is an image grid for images.
+* `ImageEvaluator` (images with a domain classifier: digits, MNIST, Fashion-MNIST): the same, plus FID,
+  KID and Inception Score of the N samples against the data set's held-out split, with the classifier's
+  penultimate features and class probabilities (the reference statistics are computed once).
+* `StackedMNISTEvaluator` (Stacked MNIST): the same estimate, plus the modes captured out of 1000 and the
+  KL of the mode histogram to uniform (VEEGAN Sec. 5.2), each channel labelled by the MNIST classifier.
 * `ToyEvaluator` (1-D and 2-D vector data): the same, plus the VEEGAN / PacGAN mode metrics (modes
   captured, % high quality, reverse KL of the mode histogram to uniform) where the distribution has
   modes and the exact W1 to the data (optimal transport, `ganlab.metrics.modes.w1_to_data`); the figure
   is the samples over the data with the critic's contours.
 
-Reference: mode metrics, lecture 004_a72885b194f54592.txt "Mode collapse" and Srivastava et al. 2017
+Reference: FID and IS, lecture 003_74d7f85fefbfef05.txt, slides "Frechet Inception Distance (FID)" and
+"Inception Score"; KID, Binkowski et al. 2018 (arXiv:1801.01401); mode metrics, lecture 004_a72885b194f54592.txt "Mode collapse" and Srivastava et al. 2017
 (VEEGAN, arXiv:1705.07761, Sec. 5.1); W1, lecture 001_b56ff7e156eb3bba.txt "Wasserstein GAN".
 """
 
@@ -22,14 +27,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+import time
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ganlab.data import Dataset
+from ganlab.metrics.fid import feature_statistics, fid_from_stats
+from ganlab.metrics.inception_score import inception_score
+from ganlab.metrics.kid import kid
 from ganlab.metrics.modes import mode_metrics, w1_to_data
 from ganlab.report import plot_figure
 
-__all__ = ["Evaluator", "SampleEvaluator", "ToyEvaluator", "NonFiniteSamplesError", "make_evaluator"]
+__all__ = ["Evaluator", "SampleEvaluator", "ToyEvaluator", "ImageEvaluator", "StackedMNISTEvaluator",
+           "NonFiniteSamplesError", "make_evaluator"]
+
+#: KID during training: subsets of at most this many rows (the paper's 1000), this many subsets.
+KID_SUBSET_SIZE, KID_SUBSETS = 1000, 50
 
 
 class NonFiniteSamplesError(RuntimeError):
@@ -39,11 +54,20 @@ class NonFiniteSamplesError(RuntimeError):
 class Evaluator(Protocol):
     """What the training loop calls at an evaluation step."""
 
-    def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int) -> tuple[dict[str, float], Tensor]:
-        """(metrics by name, the samples drawn, on the CPU)."""
+    def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int,
+                 raw: nn.Module | None = None) -> tuple[dict[str, float], Tensor]:
+        """(metrics by name, the samples drawn, on the CPU). `generator` is the one judged (the EMA generator
+        when the run keeps one); `raw`, when given, is the raw generator, whose scores an evaluator may add
+        under `raw_<name>`."""
 
     def figure(self, path: Path, samples: Tensor, critic: nn.Module, *, title: str) -> Path | None:
         """Write the figure of `samples` to `path` (None: no figure for this kind of data)."""
+
+
+def _batched_mean(critic: nn.Module, x: Tensor, batch_size: int = 4096) -> float:
+    """The mean of critic(x) over all rows of x, in batches (memory bounded for 26 000 images)."""
+    total = sum(float(critic(b).double().sum()) for b in x.split(batch_size))
+    return total / x.shape[0]
 
 
 class SampleEvaluator:
@@ -60,39 +84,48 @@ class SampleEvaluator:
         self.dataset, self.z_eval, self.seed = dataset, z_eval, seed
 
     @torch.no_grad()
-    def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int) -> tuple[dict[str, float], Tensor]:
-        """Shapes: samples (N, *shape) on the CPU. Returns ({"critic_w"}, samples). Both networks run in eval
-        mode and are put back after. Raises NonFiniteSamplesError if a sample is NaN or infinite."""
+    def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int,
+                 raw: nn.Module | None = None) -> tuple[dict[str, float], Tensor]:
+        """Shapes: samples (N, *shape) on the CPU. Returns ({"critic_w"}, samples); `raw` is not judged. Both
+        networks run in eval mode and are put back after. Raises NonFiniteSamplesError if a sample is NaN or infinite."""
         g_mode, c_mode = generator.training, critic.training
         generator.eval()
         critic.eval()
         try:
-            samples = torch.cat([generator(z) for z in self.z_eval.split(4096)])
-            if not bool(torch.isfinite(samples).all()):
-                raise NonFiniteSamplesError("the generator produced NaN or infinite samples")
+            samples = self._draw(generator)
             param = next(critic.parameters())
             real = self.dataset.sample(self.z_eval.shape[0], generator=torch.Generator().manual_seed(self.seed + step))
             real = real.to(device=param.device, dtype=param.dtype)
-            critic_w = float(critic(real).mean() - critic(samples).mean())
+            critic_w = _batched_mean(critic, real) - _batched_mean(critic, samples)
         finally:
             generator.train(g_mode)
             critic.train(c_mode)
         return {"critic_w": critic_w}, samples.cpu()
 
+    @torch.no_grad()
+    def _draw(self, generator: nn.Module) -> Tensor:
+        """G(z_eval) (N, *shape) on the generator's device; NonFiniteSamplesError if one is NaN or infinite."""
+        samples = torch.cat([generator(z) for z in self.z_eval.split(4096)])
+        if not bool(torch.isfinite(samples).all()):
+            raise NonFiniteSamplesError("the generator produced NaN or infinite samples")
+        return samples
+
     def figure(self, path: Path, samples: Tensor, critic: nn.Module, *, title: str) -> Path | None:
-        """An image grid of the first 64 samples for image data; no figure for other shapes."""
+        """An image grid of the first 64 samples (mapped from [-1, 1] to [0, 1]) for image data; no figure for
+        other shapes."""
         if samples.ndim != 4:
             return None
-        return plot_figure(path, samples, samples, title=title)
+        return plot_figure(path, _to_unit(samples[:64].clone()), None, title=title)
 
 
 class ToyEvaluator(SampleEvaluator):
     """Mode metrics (or W1) of G(z_eval) and the critic's estimate E f(real) - E f(G(z_eval)), for vector
     data of 1 or 2 dimensions (arguments as `SampleEvaluator`)."""
 
-    def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int) -> tuple[dict[str, float], Tensor]:
+    def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int,
+                 raw: nn.Module | None = None) -> tuple[dict[str, float], Tensor]:
         """Returns ({"modes", "high_quality", "reverse_kl", "w1", "critic_w"} for data with modes,
-        {"w1", "critic_w"} otherwise, samples (N, dim) on the CPU)."""
+        {"w1", "critic_w"} otherwise, samples (N, dim) on the CPU); `raw` is not judged."""
         estimate, samples = super().__call__(generator, critic, step=step)
         if self.dataset.modes is not None:
             metrics: dict[str, float] = dict(mode_metrics(samples, self.dataset).as_dict())
@@ -106,9 +139,124 @@ class ToyEvaluator(SampleEvaluator):
         return plot_figure(path, samples, real, critic=critic, title=title, modes=self.dataset.modes)
 
 
+@torch.no_grad()
+def _classify(classifier: nn.Module, images: Tensor, *, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """(features (N, D), logits (N, C)) as float64 numpy of grey images (N, 1, S, S) in [0, 1]."""
+    param = next(classifier.parameters())
+    feats, logits = [], []
+    for x in images.split(batch_size):
+        f, lg = classifier.features_and_logits(x.to(device=param.device, dtype=param.dtype))
+        feats.append(f.double().cpu())
+        logits.append(lg.double().cpu())
+    return torch.cat(feats).numpy(), torch.cat(logits).numpy()
+
+
+def _eval_mode_draw(evaluator: SampleEvaluator, generator: nn.Module) -> Tensor:
+    """G(z_eval) on the CPU with `generator` in eval mode (put back after)."""
+    mode = generator.training
+    generator.eval()
+    try:
+        return evaluator._draw(generator).cpu()
+    finally:
+        generator.train(mode)
+
+
+def _to_unit(samples: Tensor) -> Tensor:
+    """Generator outputs in [-1, 1] mapped to the evaluation convention [0, 1]: (x + 1) / 2, clipped."""
+    return ((samples + 1.0) / 2.0).clamp_(0.0, 1.0)
+
+
+class ImageEvaluator(SampleEvaluator):
+    """FID, KID and IS of G(z_eval) against the held-out images of `dataset`, with a domain classifier.
+
+        FID = ||mu_r - mu_g||^2 + tr(S_r + S_g - 2 (S_r^1/2 S_g S_r^1/2)^1/2)   (features phi = classifier's
+        penultimate layer, real = held-out split, generated = the N samples)
+        KID = mean over subsets of the unbiased MMD^2 with k(x, y) = (x.y / D + 1)^3
+        IS  = exp(E_x KL(p(y|x) || p(y)))   (the classifier's softmax, 10 splits)
+
+    Args (besides `SampleEvaluator`'s): classifier: a `SmallCNN` for grey images of the data's size;
+    weights_sha256: its digest, recorded with the numbers. FID with N samples is biased upwards by
+    O(1/N) (docs/EVALUATION.md): compare runs at the same `eval_samples`.
+    """
+
+    def __init__(self, dataset: Dataset, z_eval: Tensor, *, seed: int, classifier: nn.Module,
+                 weights_sha256: str = "") -> None:
+        super().__init__(dataset, z_eval, seed=seed)
+        self.classifier = classifier.to(z_eval.device).requires_grad_(False).eval()
+        self.weights_sha256 = weights_sha256
+        real = dataset.held_out()
+        if real is None or len(real) < 2:
+            raise ValueError(f"data set {dataset.name!r} has no held-out images to evaluate against")
+        t0 = time.perf_counter()
+        self.real_features, _ = _classify(self.classifier, real)
+        self.real_mu, self.real_sigma = feature_statistics(self.real_features)
+        self.reference_seconds = time.perf_counter() - t0
+
+    def scores(self, samples: Tensor) -> dict[str, float]:
+        """{"fid", "kid", "kid_std", "is", "is_std"} of samples (N, 1, S, S) in [-1, 1]."""
+        feats, logits = _classify(self.classifier, _to_unit(samples))
+        mu, sigma = feature_statistics(feats)
+        fid = fid_from_stats(mu, sigma, self.real_mu, self.real_sigma)
+        subset = min(KID_SUBSET_SIZE, len(feats), len(self.real_features))
+        k = kid(self.real_features, feats, num_subsets=KID_SUBSETS, subset_size=subset, seed=0)
+        score = inception_score(logits, from_logits=True, splits=min(10, len(feats)))
+        return {"fid": float(fid.fid), "kid": k.mean, "kid_std": k.std, "is": score.mean, "is_std": score.std}
+
+    def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int,
+                 raw: nn.Module | None = None) -> tuple[dict[str, float], Tensor]:
+        """Returns ({"fid", "kid", "kid_std", "is", "is_std", "critic_w", "eval_seconds"}, and the same scores
+        of the raw generator as "raw_fid", ... when `raw` is given; samples (N, C, H, W) of `generator`)."""
+        t0 = time.perf_counter()
+        estimate, samples = super().__call__(generator, critic, step=step)
+        metrics = {**self.scores(samples), **estimate}
+        if raw is not None:
+            metrics.update({f"raw_{k}": v for k, v in self.scores(_eval_mode_draw(self, raw)).items()})
+        metrics["eval_seconds"] = time.perf_counter() - t0
+        return metrics, samples
+
+
+class StackedMNISTEvaluator(SampleEvaluator):
+    """Modes captured (of 1000) and KL(q || uniform) of G(z_eval) on Stacked MNIST (VEEGAN Sec. 5.2): each of
+    the R, G, B channels labelled by the MNIST classifier, mode = 100 l_R + 10 l_G + l_B. The protocol's N is
+    26 000 samples (set `eval_samples`)."""
+
+    def __init__(self, dataset: Dataset, z_eval: Tensor, *, seed: int, classifier: nn.Module,
+                 weights_sha256: str = "") -> None:
+        super().__init__(dataset, z_eval, seed=seed)
+        self.classifier = classifier.to(z_eval.device).requires_grad_(False).eval()
+        self.weights_sha256 = weights_sha256
+
+    def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int,
+                 raw: nn.Module | None = None) -> tuple[dict[str, float], Tensor]:
+        """Returns ({"modes", "mode_kl", "critic_w", "eval_seconds"}, plus "raw_modes", "raw_mode_kl" when `raw`
+        is given; samples (N, 3, H, W) of `generator`)."""
+        from ganlab.metrics.stacked_mnist import classify_stacked, stacked_mnist_modes
+
+        t0 = time.perf_counter()
+        estimate, samples = super().__call__(generator, critic, step=step)
+        metrics: dict[str, float] = {}
+        for prefix, x in (("", samples), ("raw_", None if raw is None else _eval_mode_draw(self, raw))):
+            if x is not None:
+                result = stacked_mnist_modes(classify_stacked(_to_unit(x), self.classifier))
+                metrics.update({f"{prefix}modes": float(result.modes), f"{prefix}mode_kl": float(result.kl)})
+        metrics.update(estimate)
+        metrics["eval_seconds"] = time.perf_counter() - t0
+        return metrics, samples
+
+
 def make_evaluator(dataset: Dataset, z_eval: Tensor, *, seed: int) -> Evaluator:
-    """The evaluator for `dataset`'s kind of data: `ToyEvaluator` for vectors (D,) with D <= 2, else
-    `SampleEvaluator`."""
+    """The evaluator for `dataset`'s kind of data: `ToyEvaluator` for vectors (D,) with D <= 2; for images
+    with a shipped domain classifier (`dataset.classifier`), `ImageEvaluator` (or `StackedMNISTEvaluator`);
+    else `SampleEvaluator`."""
     if len(dataset.shape) == 1 and dataset.shape[0] <= 2:
         return ToyEvaluator(dataset, z_eval, seed=seed)
+    name = getattr(dataset, "classifier", None)
+    if name is not None:
+        from ganlab.metrics.classifier import load_shipped_classifier
+
+        if name == "stacked-mnist":
+            model, sha = load_shipped_classifier("mnist")
+            return StackedMNISTEvaluator(dataset, z_eval, seed=seed, classifier=model, weights_sha256=sha)
+        model, sha = load_shipped_classifier(name)
+        return ImageEvaluator(dataset, z_eval, seed=seed, classifier=model, weights_sha256=sha)
     return SampleEvaluator(dataset, z_eval, seed=seed)

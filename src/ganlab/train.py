@@ -127,8 +127,11 @@ def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], 
                 failed = False
                 if world.is_main:
                     try:
-                        metrics, samples = setup.evaluator(
-                            setup.generator if setup.ema is None else setup.ema, setup.critic, step=step)
+                        if setup.ema is None:
+                            metrics, samples = setup.evaluator(setup.generator, setup.critic, step=step)
+                        else:  # the EMA generator is judged; an image evaluator also scores the raw one
+                            metrics, samples = setup.evaluator(setup.ema, setup.critic, step=step,
+                                                               raw=setup.generator)
                     except NonFiniteSamplesError:
                         failed = True
                 if world.any(failed):

@@ -90,4 +90,4 @@ def test_factory_errors_name_the_choices():
         get_extractor("classifier")
     with pytest.raises(ValueError, match="shipped"):
         get_extractor("digits", classifier_weights="x.safetensors")
-    assert set(EXTRACTOR_NAMES) == {"inception-v3", "digits", "classifier", "identity"}
+    assert set(EXTRACTOR_NAMES) == {"inception-v3", "digits", "mnist", "fashion-mnist", "classifier", "identity"}

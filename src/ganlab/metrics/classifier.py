@@ -48,9 +48,14 @@ __all__ = [
     "load_classifier",
     "digits_classifier_paths",
     "load_digits_classifier",
+    "SHIPPED_CLASSIFIERS",
+    "shipped_classifier_paths",
+    "load_shipped_classifier",
 ]
 
 DIGITS_WEIGHTS_NAME = "digits_classifier.safetensors"
+#: The classifiers shipped in assets/ (NAME_classifier.safetensors + .json), named after their data sets.
+SHIPPED_CLASSIFIERS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist")
 
 
 @dataclass(frozen=True)
@@ -199,6 +204,9 @@ def train_classifier(
         for start in range(0, len(perm), settings.batch_size):
             idx = perm[start : start + settings.batch_size]
             loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+            if not bool(torch.isfinite(loss)):
+                raise ValueError(f"the classifier's training diverged (loss {float(loss)} in epoch {epoch + 1}) "
+                                 f"with lr {settings.lr}; use a smaller learning rate")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -285,19 +293,31 @@ def load_classifier(path: str | os.PathLike, *, sha256: str | None = None) -> tu
     return model, digest
 
 
+def shipped_classifier_paths(name: str) -> tuple[Path, Path]:
+    """(weights, json) of the shipped classifier `name` (one of `SHIPPED_CLASSIFIERS`) inside the installed package."""
+    if name not in SHIPPED_CLASSIFIERS:
+        raise ValueError(f"no shipped classifier {name!r}; expected one of {', '.join(SHIPPED_CLASSIFIERS)}")
+    root = Path(str(resources.files("ganlab"))) / "assets"
+    return root / f"{name}_classifier.safetensors", root / f"{name}_classifier.json"
+
+
+def load_shipped_classifier(name: str) -> tuple[SmallCNN, str]:
+    """The shipped classifier `name`, its SHA-256 checked against the shipped JSON; (model, sha256)."""
+    weights, record = shipped_classifier_paths(name)
+    if not weights.is_file() or not record.is_file():
+        raise FileNotFoundError(
+            f"the shipped {name} classifier is missing ({weights}); reinstall ganlab or rebuild it with "
+            f"`ganlab classifier --data {name} --out src/ganlab/assets/{weights.name}`"
+        )
+    expected = json.loads(record.read_text())["sha256"]
+    return load_classifier(weights, sha256=expected)
+
+
 def digits_classifier_paths() -> tuple[Path, Path]:
     """(weights, json) of the shipped digits classifier inside the installed package."""
-    root = Path(str(resources.files("ganlab"))) / "assets"
-    return root / DIGITS_WEIGHTS_NAME, root / "digits_classifier.json"
+    return shipped_classifier_paths("digits")
 
 
 def load_digits_classifier() -> tuple[SmallCNN, str]:
     """The shipped digits classifier, its SHA-256 checked against the shipped JSON; (model, sha256)."""
-    weights, record = digits_classifier_paths()
-    if not weights.is_file() or not record.is_file():
-        raise FileNotFoundError(
-            f"the shipped digits classifier is missing ({weights}); reinstall ganlab or rebuild it with "
-            "`ganlab classifier --data digits --out src/ganlab/assets/digits_classifier.safetensors`"
-        )
-    expected = json.loads(record.read_text())["sha256"]
-    return load_classifier(weights, sha256=expected)
+    return load_shipped_classifier("digits")

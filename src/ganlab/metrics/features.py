@@ -11,9 +11,9 @@ Three extractors, one interface (:class:`FeatureExtractor`), built in ONE place
 
 * ``"inception-v3"``: pool3 (N, 2048) and logits (N, 1008) of the FID Inception network
   (``ganlab.metrics.inception``), from a weight file the user provides; images (N, C, H, W) in [0, 1].
-* ``"digits"``: the shipped small CNN for the bundled 8x8 digits (``ganlab.metrics.classifier``):
-  features (N, 64), logits (N, 10); ``"classifier"``: the same with weights the user trained
-  (``ganlab classifier``), e.g. for 28x28 data.
+* ``"digits"``, ``"mnist"``, ``"fashion-mnist"``: the small CNNs shipped for the bundled 8x8 digits and for
+  28x28 MNIST and Fashion-MNIST (``ganlab.metrics.classifier``): penultimate features and logits (N, 10);
+  ``"classifier"``: the same with weights the user trained (``ganlab classifier``).
 * ``"identity"``: phi(x) = x flattened, for low-dimensional data (the 2-D toy suite): no logits.
 
 Extraction runs in eval mode under ``torch.inference_mode`` in batches, returns float64 numpy,
@@ -39,7 +39,9 @@ __all__ = [
     "get_extractor",
 ]
 
-EXTRACTOR_NAMES = ("inception-v3", "digits", "classifier", "identity")
+EXTRACTOR_NAMES = ("inception-v3", "digits", "mnist", "fashion-mnist", "classifier", "identity")
+#: Extractors backed by a classifier shipped in assets/.
+SHIPPED_EXTRACTORS = ("digits", "mnist", "fashion-mnist")
 
 
 @runtime_checkable
@@ -223,14 +225,14 @@ class ClassifierExtractor(_TorchExtractor):
         device: str | torch.device = "cpu",
         batch_size: int = 1024,
     ) -> None:
-        from ganlab.metrics.classifier import load_classifier, load_digits_classifier
+        from ganlab.metrics.classifier import SHIPPED_CLASSIFIERS, load_classifier, load_shipped_classifier
 
         super().__init__(device, batch_size)
         self.name = name
         if weights is None:
-            if name != "digits":
+            if name not in SHIPPED_CLASSIFIERS:
                 raise ValueError("the 'classifier' extractor needs --classifier-weights PATH (from `ganlab classifier`)")
-            model, self.weights_sha256 = load_digits_classifier()
+            model, self.weights_sha256 = load_shipped_classifier(name)
         else:
             model, self.weights_sha256 = load_classifier(weights, sha256=sha256)
         self.model = model.to(self.device)
@@ -275,7 +277,8 @@ def get_extractor(
     device: str | torch.device = "cpu",
     batch_size: int | None = None,
 ) -> FeatureExtractor:
-    """The one place a name becomes an extractor: "inception-v3", "digits", "classifier" or "identity".
+    """The one place a name becomes an extractor: "inception-v3", a shipped classifier ("digits", "mnist",
+    "fashion-mnist"), "classifier" or "identity".
 
     ``inception-v3`` reads its weights from ``inception_weights`` or $GANLAB_INCEPTION_WEIGHTS
     (hash-checked, see ``ganlab.metrics.inception``); ``digits`` loads the shipped classifier;
@@ -287,9 +290,9 @@ def get_extractor(
         return InceptionExtractor(
             inception_weights, sha256=inception_sha256, device=device, batch_size=batch_size or 50, resize=resize
         )
-    if name in ("digits", "classifier"):
+    if name in SHIPPED_EXTRACTORS or name == "classifier":
         weights = classifier_weights if name == "classifier" else None
-        if name == "digits" and classifier_weights is not None:
-            raise ValueError("--classifier-weights goes with --extractor classifier; 'digits' uses the shipped weights")
+        if name != "classifier" and classifier_weights is not None:
+            raise ValueError(f"--classifier-weights goes with --extractor classifier; {name!r} uses the shipped weights")
         return ClassifierExtractor(weights, name=name, device=device, batch_size=batch_size or 1024)
     raise ValueError(f"unknown feature extractor {name!r}; expected one of {', '.join(EXTRACTOR_NAMES)}")

@@ -1,0 +1,139 @@
+"""Evaluation during training: the evaluator each kind of data gets, and the image scores against closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ganlab.build import build, model_family
+from ganlab.config import TrainConfig
+from ganlab.data import TensorDataset, get_dataset
+from ganlab.evaluators import ImageEvaluator, SampleEvaluator, ToyEvaluator, make_evaluator
+from ganlab.metrics.classifier import load_digits_classifier
+
+
+class Replay(nn.Module):
+    """A 'generator' that returns fixed images in [-1, 1] whatever z is (the first len(z) of them)."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        super().__init__()
+        self.images = images
+        self.anchor = nn.Parameter(torch.zeros(()))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.images[: z.shape[0]] + 0 * self.anchor
+
+
+class MeanCritic(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w * x.flatten(1).mean(1)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return get_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def evaluator(digits):
+    model, sha = load_digits_classifier()
+    n = digits.held_out().shape[0]
+    return ImageEvaluator(digits, torch.zeros(n, 3), seed=0, classifier=model, weights_sha256=sha)
+
+
+def _inception_score(logits: np.ndarray, splits: int) -> float:
+    """IS = exp(E_x KL(p(y|x) || p(y))) per contiguous split, mean over splits (Salimans et al. 2016)."""
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    scores = []
+    n = len(p)
+    for i in range(splits):
+        q = p[i * n // splits:(i + 1) * n // splits]
+        marginal = q.mean(0, keepdims=True)
+        scores.append(np.exp(np.mean(np.sum(q * (np.log(q) - np.log(marginal)), 1))))
+    return float(np.mean(scores))
+
+
+def test_the_held_out_images_themselves_score_fid_zero_and_the_is_of_real_digits(digits, evaluator):
+    real = digits.held_out()  # [0, 1]
+    metrics, samples = evaluator(Replay(real * 2 - 1), MeanCritic(), step=1)
+    assert samples.shape == real.shape
+    assert abs(metrics["fid"]) < 1e-6
+    # every KID subset is then the whole set (n < 1000) for both sides: MMD_u^2(X, X) =
+    # 2 [sum_{i != j} k_ij / (n (n - 1)) - sum_{i, j} k_ij / n^2] with k = (x.y / D + 1)^3, slightly negative
+    f = evaluator.real_features
+    k = (f @ f.T / f.shape[1] + 1.0) ** 3
+    n = len(f)
+    off = k.sum() - np.trace(k)
+    assert metrics["kid"] == pytest.approx(2 * (off / (n * (n - 1)) - k.sum() / n**2), rel=1e-6)
+    with torch.no_grad():
+        logits = evaluator.classifier(real).double().numpy()
+    assert metrics["is"] == pytest.approx(_inception_score(logits, 10), rel=1e-9)
+    assert metrics["critic_w"] == pytest.approx(
+        float(digits.sample(len(real), generator=torch.Generator().manual_seed(1)).flatten(1).mean(1).mean()
+              - (real * 2 - 1).flatten(1).mean(1).mean()), abs=1e-5)
+
+
+def test_one_repeated_image_has_inception_score_one_and_a_large_fid(digits, evaluator):
+    real = digits.held_out()
+    one = (real[:1] * 2 - 1).expand(len(real), -1, -1, -1).contiguous()
+    metrics, _ = evaluator(Replay(one), MeanCritic(), step=1)
+    assert metrics["is"] == pytest.approx(1.0, abs=1e-9)  # p(y|x) = p(y) for every x: KL = 0
+    assert metrics["fid"] > 10.0 and metrics["kid"] > 0.1
+
+
+def test_the_raw_generator_is_scored_beside_the_judged_one(digits, evaluator):
+    real = digits.held_out()
+    metrics, _ = evaluator(Replay(real * 2 - 1), MeanCritic(), step=1, raw=Replay(-torch.ones_like(real)))
+    assert abs(metrics["fid"]) < 1e-6 and metrics["raw_fid"] > 10.0
+    assert metrics["raw_is"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_each_kind_of_data_gets_its_evaluator(digits):
+    z = torch.zeros(50, 2)
+    assert type(make_evaluator(get_dataset("ring"), z, seed=0)) is ToyEvaluator
+    assert type(make_evaluator(digits, z, seed=0)) is ImageEvaluator
+    plain = TensorDataset(torch.rand(20, 1, 8, 8))
+    assert type(make_evaluator(plain, z, seed=0)) is SampleEvaluator
+
+
+def test_auto_model_family_and_critic_norm(tmp_path):
+    images = TrainConfig(data="digits", recipe="wgan-gp", gp_weight=10.0, out=str(tmp_path / "a"), eval_samples=20)
+    assert model_family(images, (1, 8, 8)) == "dcgan" and model_family(images, (2,)) == "mlp"
+    setup = build(images)
+    assert setup.config.model["family"] == "dcgan" and setup.config.model["d_norm"] == "layernorm"
+    from ganlab.models import MODELS
+
+    _, critic28 = MODELS["dcgan"].build(MODELS["dcgan"].fields(d_norm=setup.config.model["d_norm"]), (1, 28, 28))
+    assert any(isinstance(m, nn.GroupNorm) for m in critic28.modules())  # 8x8 has one stage: no norm layer
+    plain = build(TrainConfig(data="digits", loss="ns", gp_weight=0.0, out=str(tmp_path / "b"), eval_samples=20))
+    assert plain.config.model["d_norm"] == "none"
+    assert not any(isinstance(m, (nn.GroupNorm, nn.BatchNorm2d)) for m in plain.critic.modules())
+    assert build(TrainConfig(out=str(tmp_path / "c"), eval_samples=20)).config.model["family"] == "mlp"
+
+
+def test_a_batch_norm_critic_sees_real_and_fake_in_separate_forwards(tmp_path, monkeypatch):
+    from ganlab.data import DATASETS
+    from ganlab.distributed import World
+    from ganlab.steps import critic_step
+
+    images = torch.rand(64, 1, 16, 16, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    monkeypatch.setitem(DATASETS, "tiny16", lambda: TensorDataset(images, name="tiny16"))
+    config = TrainConfig(data="tiny16", loss="ns", gp_weight=0.0, model={"family": "dcgan", "d_norm": "batchnorm"},
+                         out=str(tmp_path / "r"), eval_samples=20)
+    setup = build(config)
+    assert setup.critic_batch_norm
+    real = setup.dataset.sample(8, generator=torch.Generator().manual_seed(0))
+    fake = torch.rand(8, 1, 16, 16) * 2 - 1
+    critic = setup.critic
+    with torch.no_grad():
+        expected_real, expected_fake = critic(real), critic(fake)  # train mode: each batch its own statistics
+    out = critic_step(setup, real, fake, World("cpu"))
+    torch.testing.assert_close(out.d_real.detach(), expected_real)
+    torch.testing.assert_close(out.d_fake.detach(), expected_fake)
