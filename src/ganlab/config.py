@@ -101,6 +101,8 @@ class TrainConfig:
     Bookkeeping:
         log_every, eval_every, ckpt_every (generator steps; eval/ckpt 0 = only at the end),
         eval_samples (2500, the VEEGAN/PacGAN protocol), device, threads (0 = torch's default).
+        time_limit: seconds of training (counted over resumes) after which the step running is the last one:
+            evaluated, checkpointed and summarized like the `steps`-th (0 = no limit); a fixed budget per run.
     """
 
     # what to train
@@ -138,6 +140,7 @@ class TrainConfig:
     ckpt_every: int = 200
     device: str = "cpu"
     threads: int = 0
+    time_limit: float = 0.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -219,6 +222,8 @@ def _validate(c: TrainConfig) -> None:
         _need(getattr(c, name) >= 1, name, getattr(c, name), "an integer >= 1")
     for name in ("eval_every", "ckpt_every", "threads", "seed"):
         _need(getattr(c, name) >= 0, name, getattr(c, name), "an integer >= 0")
+    _need(math.isfinite(c.time_limit) and c.time_limit >= 0, "time_limit", c.time_limit,
+          "a finite number of seconds >= 0 (0 = no limit)")
     _need(math.isfinite(c.gp_weight) and c.gp_weight >= 0, "gp_weight", c.gp_weight,
           "a finite number >= 0 (0 = no gradient penalty)")
     if c.clip_value is not None:

@@ -47,7 +47,8 @@ __all__ = [
 
 CHECKPOINT_NAME = "checkpoints/last.safetensors"
 #: Fields that may change when a run is resumed; every other field must match the checkpoint.
-RESUMABLE_FIELDS = frozenset({"steps", "log_every", "eval_every", "ckpt_every", "device", "threads", "out"})
+RESUMABLE_FIELDS = frozenset({"steps", "log_every", "eval_every", "ckpt_every", "device", "threads", "out",
+                              "time_limit"})
 
 
 def _config_from_meta(meta: dict[str, Any], where: str) -> TrainConfig:

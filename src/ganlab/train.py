@@ -111,7 +111,9 @@ def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], 
 
         # ---- bookkeeping: scalars are read back only here
         stopping = world.any("signum" in received)  # every process stops after the same step
-        is_last = step == config.steps
+        out_of_time = config.time_limit > 0 and world.any(
+            wall_before + time.perf_counter() - t_start >= config.time_limit)
+        is_last = step == config.steps or out_of_time
         do_log = step % config.log_every == 0 or is_last or step == 1 or stopping
         do_eval = is_last or (config.eval_every > 0 and step % config.eval_every == 0)
         do_ckpt = is_last or (config.ckpt_every > 0 and step % config.ckpt_every == 0) or stopping
@@ -158,6 +160,8 @@ def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], 
         if stopping and not is_last:
             bar.close()
             raise Interrupted(received.get("signum", signal.SIGTERM), step, str(run.path))
+        if is_last:
+            break
     bar.close()
     return _finish(setup, world, run, row, start, wall_before, t_start)
 
@@ -168,14 +172,15 @@ def _finish(setup: Setup, world: World, run: RunFolder, row: dict[str, Any], sta
     config = setup.config
     elapsed = time.perf_counter() - t_start
     if not world.is_main:
-        return {"rank": world.rank, "steps": config.steps, "wall_seconds": wall_before + elapsed}
+        return {"rank": world.rank, "steps": row["step"], "wall_seconds": wall_before + elapsed}
     summary = {
         **{k: v for k, v in row.items() if k != "wall_seconds"},
         "recipe": config.recipe,
         "data": config.data,
-        "steps": config.steps,
+        "steps": row["step"],
+        "time_limited": row["step"] < config.steps,
         "wall_seconds": wall_before + elapsed,
-        "steps_per_second": (config.steps - start) / max(elapsed, 1e-9),
+        "steps_per_second": (row["step"] - start) / max(elapsed, 1e-9),
         "threads": torch.get_num_threads(),
         "device": str(setup.device),
         "world_size": world.size,
