@@ -1,0 +1,165 @@
+"""Every recipe on real images for a fixed CPU budget per run, judged by FID / KID / IS; Stacked-MNIST mode counts.
+
+Fashion-MNIST (28x28, Debian's `dataset-fashion-mnist`): each recipe trains the DCGAN family (batch 64, the
+recipe's objective, optimizer and Lipschitz constraint unchanged) until `--budget` seconds of training are
+spent (`time_limit`), then its generator is judged on `--eval-samples` samples against the 10 000 test images
+with the shipped Fashion-MNIST classifier (`ganlab.evaluators.ImageEvaluator`). The ceiling beside them is
+real against real: as many training images, drawn with seed 0, scored the same way.
+
+Stacked MNIST (three MNIST digits as R, G, B: 1000 modes; the MNIST .npz of `benchmarks/mnist_npz.py`): each
+of `--stacked-recipes` trains for the same budget per seed; 26 000 samples (the VEEGAN / PacGAN protocol) are
+labelled channel by channel by the shipped MNIST classifier; modes captured and KL(q || uniform) beside the
+published table (`ganlab.metrics.stacked_mnist.PUBLISHED`).
+
+Sample grids (64 samples of each run's last evaluation) are copied to docs/images/. One run at a time: the
+budget is wall time, so another busy process on the machine means fewer steps (the tables list the steps
+each run reached and the load average while it ran).
+
+    python benchmarks/images.py --budget 150 --threads 2 --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ganlab.data import get_dataset
+from ganlab.evaluators import ImageEvaluator
+from ganlab.metrics.classifier import load_shipped_classifier
+from ganlab.metrics.stacked_mnist import PUBLISHED
+from ganlab.recipes import RECIPES, resolve_config
+from ganlab.train import train
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES_DIR = ROOT / "docs" / "images"
+RECIPES_SHOWN = ["gan", "nsgan", "lsgan", "wgan", "wgan-gp", "sngan", "sngan-hinge"]
+STACKED_RECIPES = ["nsgan", "wgan-gp", "sngan"]
+
+
+def _run(recipe: str, data: str, *, budget: float, threads: int, seed: int, eval_samples: int, work: Path,
+         extra: list[str] = ()) -> dict:
+    out = work / f"{recipe}-{data}-s{seed}"
+    if out.exists():
+        shutil.rmtree(out)
+    overrides = [f"--recipe={recipe}", f"--data={data}", "--model=dcgan", "--batch_size=64", "--steps=10000000",
+                 f"--time_limit={budget}", "--eval_every=0", "--ckpt_every=0", "--log_every=100",
+                 f"--threads={threads}", f"--eval_samples={eval_samples}", f"--seed={seed}", f"--out={out}", *extra]
+    load_before = os.getloadavg()[0]
+    summary = train(resolve_config(overrides=overrides), progress=False)
+    summary["load"] = (load_before + os.getloadavg()[0]) / 2
+    summary["command_overrides"] = overrides
+    return summary
+
+
+def _real_ceiling(data: str, n: int) -> dict[str, float]:
+    """FID / KID / IS of n training images against the test split, with the same evaluator."""
+    ds = get_dataset(data)
+    model, sha = load_shipped_classifier(data)
+    ev = ImageEvaluator(ds, torch.zeros(n, 1), seed=0, classifier=model, weights_sha256=sha)
+    real = ds.sample(n, generator=torch.Generator().manual_seed(0))
+    return ev.scores(real)
+
+
+def fashion_table(args: argparse.Namespace, work: Path) -> str:
+    rows = []
+    ceiling = _real_ceiling("fashion-mnist", args.eval_samples)
+    IMAGES_DIR.mkdir(parents=True, exist_ok=True)
+    for recipe in args.recipes:
+        s = _run(recipe, "fashion-mnist", budget=args.budget, threads=args.threads, seed=0,
+                 eval_samples=args.eval_samples, work=work)
+        grid = Path(s["run_dir"]) / "samples" / f"step_{s['steps']:07d}.png"
+        shutil.copyfile(grid, IMAGES_DIR / f"fashion-mnist-{recipe}.png")
+        rows.append((recipe, s))
+        print(f"{recipe}: {s['steps']} steps, FID {s['fid']:.2f}, KID {s['kid']:.4f}, IS {s['is']:.2f}", flush=True)
+    lines = [
+        f"Fashion-MNIST 28x28, DCGAN (batch 64), {args.budget:g} s of training per run on {args.threads} "
+        f"thread(s), seed 0; FID / KID / IS of {args.eval_samples} samples against the 10 000 test images with the "
+        "shipped Fashion-MNIST classifier's features (`src/ganlab/assets/fashion-mnist_classifier.json`; not "
+        "comparable with Inception-feature numbers of papers).",
+        "",
+        "| recipe | steps reached | FID | KID | IS | load avg | samples |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        f"| real train vs test (ceiling) | | {ceiling['fid']:.2f} | {ceiling['kid']:.4f} | {ceiling['is']:.2f} | | |",
+    ]
+    for recipe, s in sorted(rows, key=lambda r: r[1]["fid"]):
+        lines.append(f"| `{recipe}` | {s['steps']} | {s['fid']:.2f} | {s['kid']:.4f} | {s['is']:.2f} | "
+                     f"{s['load']:.1f} | [grid](images/fashion-mnist-{recipe}.png) |")
+    return "\n".join(lines)
+
+
+def stacked_table(args: argparse.Namespace, work: Path) -> str:
+    lines = [
+        f"Stacked MNIST (1000 modes), DCGAN 3 x 28 x 28 (batch 64), {args.budget:g} s of training per run on "
+        f"{args.threads} thread(s); 26 000 samples, each channel labelled by the shipped MNIST classifier "
+        "(`src/ganlab/assets/mnist_classifier.json`).",
+        "",
+        "| recipe | seed | steps reached | modes (of 1000) | KL(q ‖ uniform) | load avg |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for recipe in args.stacked_recipes:
+        for seed in args.seeds:
+            s = _run(recipe, "stacked-mnist", budget=args.budget, threads=args.threads, seed=seed,
+                     eval_samples=26000, work=work)
+            if seed == args.seeds[0]:
+                grid = Path(s["run_dir"]) / "samples" / f"step_{s['steps']:07d}.png"
+                shutil.copyfile(grid, IMAGES_DIR / f"stacked-mnist-{recipe}.png")
+            lines.append(f"| `{recipe}` | {seed} | {s['steps']} | {s['modes']:.0f} | {s['mode_kl']:.3f} | "
+                         f"{s['load']:.1f} |")
+            print(f"stacked {recipe} s{seed}: {s['modes']:.0f} modes, KL {s['mode_kl']:.3f}", flush=True)
+    lines += ["", "Published (same protocol, GPU budgets of hours):", "",
+              "| model | modes | KL | source |", "| --- | ---: | ---: | --- |"]
+    for name, p in PUBLISHED.items():
+        lines.append(f"| {name} | {p.modes:g} | {p.kl:g} | {p.source} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--budget", type=float, default=900.0, help="seconds of training per run (default 900)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--eval-samples", type=int, default=10000)
+    parser.add_argument("--recipes", nargs="+", default=RECIPES_SHOWN,
+                        help=f"recipes on Fashion-MNIST ('all' = every recipe; default {' '.join(RECIPES_SHOWN)})")
+    parser.add_argument("--stacked-recipes", nargs="*", default=STACKED_RECIPES)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="Stacked-MNIST seeds")
+    parser.add_argument("--only", choices=("fashion", "stacked"), default=None)
+    parser.add_argument("--work", default=None, help="run folders (default: a temporary folder)")
+    parser.add_argument("--write", action="store_true", help="rewrite the sections of docs/BENCHMARKS.md")
+    args = parser.parse_args()
+    if args.recipes == ["all"]:
+        args.recipes = list(RECIPES)
+    unknown = [r for r in [*args.recipes, *args.stacked_recipes] if r not in RECIPES]
+    if unknown:
+        raise SystemExit(f"unknown recipe(s) {unknown}; expected names of ganlab.recipes.RECIPES")
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ganlab-images-"))
+    command = "python benchmarks/images.py " + " ".join(
+        [f"--budget {args.budget:g}", f"--threads {args.threads}", f"--eval-samples {args.eval_samples}"]
+        + ([f"--only {args.only}"] if args.only else []) + (["--recipes", *args.recipes]
+                                                            if args.recipes != RECIPES_SHOWN else [])
+        + (["--seeds", *map(str, args.seeds)] if args.seeds != [0, 1, 2] else []) + ["--write"])
+    from _report import machine_line, write_section
+
+    t0 = time.perf_counter()
+    sections = {}
+    if args.only in (None, "fashion"):
+        sections["images_fashion"] = fashion_table(args, work)
+    if args.only in (None, "stacked") and args.stacked_recipes:
+        sections["images_stacked"] = stacked_table(args, work)
+    for name, table in sections.items():
+        text = f"{machine_line()}\n\n    {command}\n\n{table}\n"
+        print(text)
+        if args.write:
+            write_section(name, text)
+    print(f"{time.perf_counter() - t0:.0f} s in all; run folders in {work}")
+    (work / "tables.json").write_text(json.dumps(sections, indent=2))
+
+
+if __name__ == "__main__":
+    main()
