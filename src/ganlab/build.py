@@ -230,7 +230,9 @@ def build(config: TrainConfig, *, device: torch.device | str | None = None, rank
         },
         seeds=seeds,
         latent_dim=latent_dim,
-        closed_form=lipschitz.gp_weight > 0 and closed_form_layers(critic) is not None,
+        # the closed-form step has no autocast: a bf16 run differentiates the critic by autograd
+        closed_form=(config.precision == "float32" and lipschitz.gp_weight > 0
+                     and closed_form_layers(critic) is not None),
         device=device,
         critic_batch_norm=any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules()),
     )

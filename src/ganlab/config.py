@@ -41,6 +41,7 @@ __all__ = [
     "OPTIMIZERS",
     "LR_DECAYS",
     "DEVICES",
+    "PRECISIONS",
     "TABLES",
     "config_fields",
     "load_toml",
@@ -57,6 +58,8 @@ OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 #: Learning-rate schedules: constant, or linear decay to 0 over `steps` (the WGAN-GP authors' CIFAR-10 scripts).
 LR_DECAYS: tuple[str, ...] = ("none", "linear")
 DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
+#: Precision of the networks' forwards in training: float32, or bfloat16 autocast ("bf16"; `ganlab.steps`).
+PRECISIONS: tuple[str, ...] = ("float32", "bf16")
 #: Fields that are tables of named values, set one entry at a time with `--TABLE.NAME=VALUE`.
 TABLES: tuple[str, ...] = ("data_params", "model")
 #: The model family of a config whose `model` table names none: "auto" is resolved by `ganlab.build` from the
@@ -101,6 +104,10 @@ class TrainConfig:
     Bookkeeping:
         log_every, eval_every, ckpt_every (generator steps; eval/ckpt 0 = only at the end),
         eval_samples (2500, the VEEGAN/PacGAN protocol), device, threads (0 = torch's default).
+        precision: "float32" | "bf16": with "bf16" the networks' forwards in the critic and generator steps
+            and the critic phase's fakes run under bfloat16 autocast; weights, optimizer state, EMA, losses,
+            the gradient penalty and evaluation stay float32 (`ganlab.steps`); a penalized MLP critic then
+            takes the autograd step, not the closed-form one. A run keeps its precision on resume.
         time_limit: seconds of training (counted over resumes) after which the step running is the last one:
             evaluated, checkpointed and summarized like the `steps`-th (0 = no limit); a fixed budget per run.
     """
@@ -139,6 +146,7 @@ class TrainConfig:
     eval_samples: int = 2500
     ckpt_every: int = 200
     device: str = "cpu"
+    precision: str = "float32"
     threads: int = 0
     time_limit: float = 0.0
 
@@ -240,6 +248,7 @@ def _validate(c: TrainConfig) -> None:
     _need(math.isfinite(c.lr_decay_start) and 0.0 <= c.lr_decay_start < 1.0, "lr_decay_start", c.lr_decay_start,
           "a fraction of the run in [0, 1)")
     _need(math.isfinite(c.ema) and 0.0 <= c.ema < 1.0, "ema", c.ema, "a decay in [0, 1) (0 = no EMA)")
+    _need(c.precision in PRECISIONS, "precision", c.precision, f"one of {list(PRECISIONS)}")
     dev = c.device.split(":", 1)[0]
     _need(dev in DEVICES, "device", c.device, f"one of {list(DEVICES)} (optionally with an index, e.g. cuda:1)")
 

@@ -21,11 +21,17 @@ How the work is organized, and why (docs/TRAINING.md has the measurements):
   computes no critic weight gradients nobody uses.
 * With spectral norm, only the first forward of a critic update runs a power iteration (SN-GAN's
   Algorithm 1); the penalty's forward and the generator step reuse its σ.
-Mixed precision, when it comes, goes here (the penalty and the losses would stay in float32).
+* Mixed precision (`config.precision = "bf16"`, `autocast`): the networks' forwards run under bfloat16
+  autocast, so their matmuls and convolutions take bfloat16 inputs while the weights stay float32 (their
+  gradients and the optimizer state too). The critic outputs are cast to float32 before the losses, and
+  the penalty is taken outside autocast on d_hat.float(): the gradient w.r.t. x̂ has x̂'s dtype (float32,
+  autograd casts it back through autocast's casts), so its norm and square are float32. The closed-form
+  step has no autocast; a bf16 run takes the autograd path (`ganlab.build`).
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import NamedTuple
 
 import torch
@@ -37,7 +43,7 @@ from ganlab.distributed import World
 from ganlab.lipschitz import interpolate
 from ganlab.models.mlp_backward import penalized_critic_backward_
 
-__all__ = ["CriticOutputs", "critic_step", "generator_step", "ema_update_", "lr_factor", "set_lr_"]
+__all__ = ["CriticOutputs", "autocast", "critic_step", "generator_step", "ema_update_", "lr_factor", "set_lr_"]
 
 
 class CriticOutputs(NamedTuple):
@@ -49,24 +55,49 @@ class CriticOutputs(NamedTuple):
     gp: Tensor | None
 
 
+def autocast(setup: Setup) -> AbstractContextManager:
+    """bfloat16 autocast on the setup's device when `config.precision` is "bf16", else a context that does nothing.
+
+    Only the networks' forwards go inside it; the losses and the penalty are computed outside, in float32.
+    """
+    if setup.config.precision == "bf16":
+        return torch.autocast(device_type=setup.device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _for_loss(setup: Setup, d: Tensor) -> Tensor:
+    """Critic outputs made under bf16 autocast cast to float32 for the losses; any other run's left as they are
+    (a float64 run stays float64)."""
+    return d.float() if setup.config.precision == "bf16" else d
+
+
 def critic_step(setup: Setup, real: Tensor, fake: Tensor, world: World) -> CriticOutputs:
-    """One critic update on a real and a fake batch (m, *shape) each; fake carries no graph."""
+    """One critic update on a real and a fake batch (m, *shape) each; fake carries no graph.
+
+    With precision "bf16" the critic's forwards run under autocast; L_D, the penalty (its gradient, norm and
+    square) and the returned outputs are float32.
+    """
     critic, lip, d_loss_fn = setup.critic, setup.lipschitz, setup.objective.d_loss
     gp = None
+    fake = fake.to(real.dtype)  # fakes made under autocast are bfloat16: x̂ and its gradient take the data's dtype
     if setup.closed_form:  # one forward over cat([real, fake, x_hat]), gradients written out
         x_hat = interpolate(real, fake, generator=setup.rngs["penalty"])
         d_real, d_fake, d_loss, gp = penalized_critic_backward_(
             critic, real, fake, x_hat, d_loss_fn, gp_weight=lip.gp_weight, one_sided=lip.one_sided)
     else:
-        if setup.critic_batch_norm:  # each batch normalized by its own statistics (DCGAN)
-            d_real, d_fake = critic(real), critic(fake)
-        else:
-            d_real, d_fake = critic(torch.cat([real, fake])).split(real.shape[0])  # power iteration runs here
+        with autocast(setup):
+            if setup.critic_batch_norm:  # each batch normalized by its own statistics (DCGAN)
+                d_real, d_fake = critic(real), critic(fake)
+            else:
+                d_real, d_fake = critic(torch.cat([real, fake])).split(real.shape[0])  # power iteration runs here
+        d_real, d_fake = _for_loss(setup, d_real), _for_loss(setup, d_fake)
         d_loss = d_loss_fn(d_real, d_fake)
         if lip.gp_weight > 0:
             x_hat = interpolate(real, fake, generator=setup.rngs["penalty"]).requires_grad_(True)
             with lip.power_iteration_frozen(critic):
-                gp = lip.penalty(x_hat, critic(x_hat))
+                with autocast(setup):
+                    d_hat = critic(x_hat)
+                gp = lip.penalty(x_hat, _for_loss(setup, d_hat))  # outside autocast: float32 norm and square
             d_loss = d_loss + gp
         setup.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -78,11 +109,16 @@ def critic_step(setup: Setup, real: Tensor, fake: Tensor, world: World) -> Criti
 
 
 def generator_step(setup: Setup, z: Tensor, world: World) -> Tensor:
-    """One generator update on latents z (m, latent_dim); returns L_G. The critic's weights are frozen."""
+    """One generator update on latents z (m, latent_dim); returns L_G. The critic's weights are frozen.
+
+    With precision "bf16" both forwards run under autocast and L_G is computed in float32.
+    """
     critic = setup.critic
     critic.requires_grad_(False)
     with setup.lipschitz.power_iteration_frozen(critic):
-        g_loss = setup.objective.g_loss(critic(setup.generator(z)))
+        with autocast(setup):
+            d_fake = critic(setup.generator(z))
+        g_loss = setup.objective.g_loss(_for_loss(setup, d_fake))
         setup.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         world.average_gradients_(setup.generator)

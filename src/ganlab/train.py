@@ -31,7 +31,7 @@ from ganlab.config import TrainConfig
 from ganlab.distributed import World
 from ganlab.evaluators import NonFiniteSamplesError
 from ganlab.runs import CHECKPOINT_NAME, RunFolder
-from ganlab.steps import critic_step, ema_update_, generator_step, lr_factor, set_lr_
+from ganlab.steps import autocast, critic_step, ema_update_, generator_step, lr_factor, set_lr_
 from ganlab.stopping import Interrupted, stop_signals
 
 __all__ = ["NonFiniteLossError", "Interrupted", "train", "CHECKPOINT_NAME"]
@@ -100,7 +100,8 @@ def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], 
         real_all = dataset.sample(n_critic * m, generator=rngs["data"]).to(setup.device)
         with torch.no_grad():
             z = torch.randn(n_critic * m, setup.latent_dim, generator=rngs["latent"], device=setup.device)
-            fake_all = setup.generator(z)
+            with autocast(setup):  # bf16 runs: bfloat16 fakes, read by critic_step in the data's dtype
+                fake_all = setup.generator(z)
         for real, fake in zip(real_all.split(m), fake_all.split(m)):
             critic_out = critic_step(setup, real, fake, world)
         # ---- generator step, then the EMA of its weights
