@@ -110,6 +110,9 @@ class TrainConfig:
             takes the autograd step, not the closed-form one. A run keeps its precision on resume.
         time_limit: seconds of training (counted over resumes) after which the step running is the last one:
             evaluated, checkpointed and summarized like the `steps`-th (0 = no limit); a fixed budget per run.
+        tensorboard: also write TensorBoard event files under <run>/tensorboard/ (every numeric field of
+            metrics.jsonl as a scalar, each evaluation's sample figure as an image; `ganlab.runs`); needs the
+            `tensorboard` package. metrics.jsonl stays the source of truth.
     """
 
     # what to train
@@ -149,6 +152,7 @@ class TrainConfig:
     precision: str = "float32"
     threads: int = 0
     time_limit: float = 0.0
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)

@@ -48,6 +48,11 @@ MAX_EVAL_ROWS = 20
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Keys of a metrics.jsonl row that every logged step has; any other key comes from an evaluation.
 TRAINING_KEYS = ("step", "d_loss", "g_loss", "critic_gap", "gp", "wall_seconds", "error")
+
+
+def _is_evaluation_key(key: str) -> bool:
+    """A field only evaluation rows have: not a training scalar, not a diagnostic (`diag_*`, every log row)."""
+    return key not in TRAINING_KEYS and not key.startswith("diag_")
 #: Keys of summary.json that describe the run rather than measure it.
 RUN_FACTS = ("recipe", "data", "steps", "wall_seconds", "steps_per_second", "threads", "device", "world_size",
              "ema", "num_modes", "eval_samples", "run_dir", "torch", "report")
@@ -342,7 +347,7 @@ def run_section(run_dir: str | os.PathLike) -> str:
     badge = ('<span class="badge held">finished</span>' if finished else
              '<span class="badge pending">in progress</span><span class="note">no summary.json yet</span>')
 
-    evals = [r for r in rows if any(k not in TRAINING_KEYS for k in r)]
+    evals = [r for r in rows if any(_is_evaluation_key(k) for k in r)]
     if finished:
         final_title = "final metrics (summary.json)"
         final = _flatten({k: v for k, v in s.items() if k not in RUN_FACTS})
@@ -389,7 +394,7 @@ def _eval_table(evals: list[dict[str, Any]]) -> str:
     keep = [evals[i] for i in thin(len(evals))]
     columns = ["step"]
     for r in evals:
-        columns += [k for k in r if k not in TRAINING_KEYS and k not in columns]
+        columns += [k for k in r if _is_evaluation_key(k) and k not in columns]
     head = "".join(f"<th>{_e(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(_td(r.get(c)) for c in columns) + "</tr>" for r in keep)
     note = (f'<p class="note">{len(keep)} of {len(evals)} evaluation rows, evenly spaced</p>'

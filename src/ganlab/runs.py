@@ -5,6 +5,8 @@
       metrics.jsonl                 one JSON object per logged step: the source of truth
       checkpoints/last.safetensors  the newest training state (`ganlab.checkpoint`, atomic, no pickle)
       samples/step_NNNNNNN.png      the evaluator's figure at each evaluation
+      tensorboard/events.out.*      with `tensorboard = true`: every numeric field of metrics.jsonl as a scalar
+                                    at its step, each evaluation's figure as an image (`TensorBoardLog`)
       curves.png, summary.json      written when the run ends
 
 Every file is written atomically (`ganlab.files.atomic_write`): a crash leaves the old version or
@@ -39,6 +41,7 @@ __all__ = [
     "RESUMABLE_FIELDS",
     "LoadedRun",
     "RunFolder",
+    "TensorBoardLog",
     "check_resumable",
     "evaluate_run",
     "load_run",
@@ -48,7 +51,7 @@ __all__ = [
 CHECKPOINT_NAME = "checkpoints/last.safetensors"
 #: Fields that may change when a run is resumed; every other field must match the checkpoint.
 RESUMABLE_FIELDS = frozenset({"steps", "log_every", "eval_every", "ckpt_every", "device", "threads", "out",
-                              "time_limit"})
+                              "time_limit", "tensorboard"})
 
 
 def _config_from_meta(meta: dict[str, Any], where: str) -> TrainConfig:
@@ -91,6 +94,45 @@ def check_resumable(saved: TrainConfig, config: TrainConfig) -> None:
         )
 
 
+class TensorBoardLog:
+    """TensorBoard event files in `log_dir` (`torch.utils.tensorboard.SummaryWriter`), a copy of metrics.jsonl.
+
+    `log(row)` writes every numeric field of a row (bools and `step` excepted) as a scalar tagged by its name at
+    `row["step"]`; `image(step, png)` the figure in a PNG file at that step. `purge_step`: a resumed run passes
+    its checkpoint's step + 1, so that TensorBoard drops the events an earlier session logged past the
+    checkpoint (as `RunFolder` drops those lines of metrics.jsonl). Raises ValueError naming `pip install
+    tensorboard` when the package is missing.
+    """
+
+    def __init__(self, log_dir: Path, *, purge_step: int | None = None) -> None:
+        self.writer = self.summary_writer_class()(log_dir=str(log_dir), purge_step=purge_step, flush_secs=10)
+
+    @staticmethod
+    def summary_writer_class() -> Any:
+        """`torch.utils.tensorboard.SummaryWriter`, imported here (it loads tensorboard, slow, optional)."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ValueError("config field 'tensorboard' is true but the tensorboard package is not installed: "
+                             "pip install tensorboard (or pip install 'ganlab[tensorboard]')") from None
+        return SummaryWriter
+
+    def log(self, row: dict[str, Any]) -> None:
+        step = int(row["step"])
+        for key, value in row.items():
+            if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.writer.add_scalar(key, value, step)
+
+    def image(self, step: int, png: Path) -> None:
+        from matplotlib.image import imread
+
+        pixels = imread(png)  # (H, W, 3 or 4) floats in [0, 1]
+        self.writer.add_image("samples", pixels[..., :3], step, dataformats="HWC")
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 class RunFolder:
     """The files of one run. Only the writing process (`writer`, process 0) touches the disk.
 
@@ -104,11 +146,15 @@ class RunFolder:
         self.checkpoint = self.path / CHECKPOINT_NAME
         self.metrics = self.path / "metrics.jsonl"
         self._lock: Any = None
+        self.tensorboard: TensorBoardLog | None = None
 
     def __enter__(self) -> "RunFolder":
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None
         if self._lock is not None:
             self._lock.close()  # closing the file releases the lock
             self._lock = None
@@ -145,6 +191,8 @@ class RunFolder:
         (refusing a changed config); returns (step reached, wall seconds spent so far)."""
         config = setup.config
         start, wall = 0, 0.0
+        if config.tensorboard and self.writer:
+            TensorBoardLog.summary_writer_class()  # a missing package refused before the folder is touched
         if resume:
             if not self.checkpoint.is_file():
                 raise FileNotFoundError(f"cannot resume: no checkpoint at {str(self.checkpoint)!r}")
@@ -173,13 +221,20 @@ class RunFolder:
                 atomic_write(self.metrics, lambda tmp: tmp.write_text(""))
         if self.writer:
             save_toml(config, self.path / "config.toml")
+            if config.tensorboard:
+                self.tensorboard = TensorBoardLog(self.path / "tensorboard", purge_step=start + 1 if resume else None)
         return start, wall
 
-    def log(self, row: dict[str, Any]) -> None:
-        """Append one JSON line to metrics.jsonl."""
+    def log(self, row: dict[str, Any], *, image: Path | None = None) -> None:
+        """Append one JSON line to metrics.jsonl; with TensorBoard on, also its numbers and the figure `image`
+        (a PNG written at this step, or None)."""
         if self.writer:
             with open(self.metrics, "a") as fh:
                 fh.write(json.dumps(row, allow_nan=True) + "\n")
+            if self.tensorboard is not None:
+                self.tensorboard.log(row)
+                if image is not None:
+                    self.tensorboard.image(int(row["step"]), image)
 
     def _truncate_metrics(self, step: int) -> None:
         """Drop the lines logged after `step` (the run died after them, before its next checkpoint)."""

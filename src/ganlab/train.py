@@ -9,7 +9,8 @@
 Reference: lecture 001_b56ff7e156eb3bba.txt, "Wasserstein GAN" (Algorithm 1) and "Wasserstein GAN
 with Gradient Penalty" (Algorithm 1). Every recipe of `ganlab.recipes` runs through this loop; the
 steps themselves are `ganlab.steps`, the objects they act on come from `ganlab.build`, the files from
-`ganlab.runs`, data parallelism from `ganlab.distributed`.
+`ganlab.runs`, data parallelism from `ganlab.distributed`, the lectures' failure signs at log steps from
+`ganlab.diagnostics`.
 
 The generator is fixed during the critic phase, so the fakes of all n_critic critic updates come
 from ONE generator forward over n_critic * m latents without a graph, and the real data of the phase
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import time
 from typing import Any
 
@@ -28,6 +30,7 @@ import torch
 
 from ganlab.build import Setup, build, resolve_device
 from ganlab.config import TrainConfig
+from ganlab.diagnostics import Diagnostics
 from ganlab.distributed import World
 from ganlab.evaluators import NonFiniteSamplesError
 from ganlab.runs import CHECKPOINT_NAME, RunFolder
@@ -73,6 +76,7 @@ def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], 
     m, n_critic = config.batch_size, config.n_critic
     my_rngs = rngs if world.is_main else {f"{k}@{world.rank}": g for k, g in rngs.items()}  # names in checkpoints
     start, wall_before = run.start(setup, resume=resume, world_size=world.size, rngs=my_rngs)
+    diagnostics = Diagnostics(setup, history=run.metrics if world.is_main else None)  # a resume replays its rows
     last_ckpt = start if resume else None
     t_start = time.perf_counter()
     from tqdm.auto import tqdm
@@ -101,7 +105,10 @@ def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], 
         with torch.no_grad():
             z = torch.randn(n_critic * m, setup.latent_dim, generator=rngs["latent"], device=setup.device)
             with autocast(setup):  # bf16 runs: bfloat16 fakes, read by critic_step in the data's dtype
-                fake_all = setup.generator(z)
+                # images: one forward per critic update (batch-norm statistics of m fakes, as in the generator
+                # step; convolutions also run faster on small batches that stay in cache); vectors: one forward
+                fake_all = (torch.cat([setup.generator(zc) for zc in z.split(m)]) if len(dataset.shape) > 1
+                            else setup.generator(z))
         for real, fake in zip(real_all.split(m), fake_all.split(m)):
             critic_out = critic_step(setup, real, fake, world)
         # ---- generator step, then the EMA of its weights
@@ -141,9 +148,12 @@ def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], 
                     stop_if_not_finite(step, {"generator output": math.nan})
                 if world.is_main:
                     row.update(metrics)
-                    setup.evaluator.figure(run.path / "samples" / f"step_{step:07d}.png", samples, setup.critic,
-                                           title=f"{config.recipe} on {config.data}, step {step}")
-            run.log(row)
+                    image = setup.evaluator.figure(run.path / "samples" / f"step_{step:07d}.png", samples,
+                                                   setup.critic, title=f"{config.recipe} on {config.data}, step {step}")
+            if world.is_main:  # the lectures' failure signs: diag_* fields in the row, each alarm printed once
+                for finding in diagnostics.observe(step, row, setup, samples=samples if do_eval else None):
+                    tqdm.write(str(finding), file=sys.stderr)
+            run.log(row, image=image if do_eval and world.is_main else None)
             bar.set_postfix({k: f"{v:.3g}" for k, v in row.items()
                              if k in ("d_loss", "g_loss", "modes", "high_quality", "w1")}, refresh=False)
         if do_ckpt:
@@ -164,11 +174,11 @@ def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], 
         if is_last:
             break
     bar.close()
-    return _finish(setup, world, run, row, start, wall_before, t_start)
+    return _finish(setup, world, run, row, start, wall_before, t_start, fired=list(diagnostics.fired))
 
 
 def _finish(setup: Setup, world: World, run: RunFolder, row: dict[str, Any], start: int, wall_before: float,
-            t_start: float) -> dict[str, Any]:
+            t_start: float, *, fired: list[str]) -> dict[str, Any]:
     """The summary of the run; process 0 writes summary.json, curves.png and report.html."""
     config = setup.config
     elapsed = time.perf_counter() - t_start
@@ -191,6 +201,7 @@ def _finish(setup: Setup, world: World, run: RunFolder, row: dict[str, Any], sta
         "run_dir": str(run.path),
         "torch": torch.__version__,
         "report": str(run.path / "report.html"),
+        "diagnostics": fired,  # the names of the diagnostics that fired (ganlab.diagnostics)
     }
     run.write_summary(summary)
     from ganlab.html_report import write_report
