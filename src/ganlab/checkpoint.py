@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,17 @@ def _read_header(path: Path, fh: Any) -> dict[str, str]:
         header = json.loads(fh.read(n))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{str(path)!r} is not a readable safetensors checkpoint: {exc}") from None
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(header, dict):
+        raise ValueError(f"{str(path)!r} is not a readable safetensors checkpoint (its header is not a JSON object)")
+    # the tensors' byte ranges must fill the file exactly: a cut (or grown) file is refused from its size alone,
+    # so that `read_checkpoint_meta`, which reads no tensor, does not trust the header of a torn file
+    ends = [e["data_offsets"][-1] for k, e in header.items() if k != "__metadata__" and isinstance(e, dict)
+            and isinstance(e.get("data_offsets"), list) and e["data_offsets"] and type(e["data_offsets"][-1]) is int]
+    size, expected = os.fstat(fh.fileno()).st_size, 8 + n + max(ends, default=0)
+    if size != expected:
+        raise ValueError(f"checkpoint {str(path)!r} is damaged: its header describes {expected} bytes, the file "
+                         f"has {size} (a cut or changed file)")
+    meta = header.get("__metadata__")
     return meta if isinstance(meta, dict) else {}
 
 

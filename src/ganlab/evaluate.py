@@ -17,7 +17,8 @@ Comparing two sources gives FID = ||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1^{1/2} S2 
 precision/recall, density/coverage, and IS = exp(E_x KL(p(y|x) || p(y))) of the second source
 (lecture 000_b0081a5cac0268ab.txt, slide "Inception Score"), each from ``ganlab.metrics``.
 Every result carries its protocol: sample counts, extractor and weight hash, where each side's
-statistics came from (computed, cache, statistics file) and which FID path ran.
+statistics came from (computed, cache, statistics file) and which FID path ran, and ``warnings``
+(a side whose features are constant, tr(S) ~ 0, which ``ganlab eval`` prints on stderr).
 
 The first source is the reference. Its statistics and feature subset are cached, keyed by the
 source (absolute path, size, modification time), the extractor, its weight hash, N, the subset
@@ -51,6 +52,7 @@ __all__ = [
     "save_stats",
     "load_stats",
     "compare",
+    "constant_feature_warnings",
     "default_cache_dir",
 ]
 
@@ -530,8 +532,31 @@ def compare(
     else:
         skipped["inception_score"] = "the second source is given as statistics only (no logits)"
     protocol["skipped"] = skipped
+    protocol["warnings"] = constant_feature_warnings(ref, gen, fid)
     return Evaluation(float(fid), kid_mean, kid_std, precision, recall, density, coverage, is_mean, is_std,
                       protocol)
+
+
+#: A side's features count as constant when tr(S) <= this times the largest of tr(S1), tr(S2), ||mu1||^2, ||mu2||^2.
+CONSTANT_FEATURES_RTOL = 1e-8
+
+
+def constant_feature_warnings(ref: SourceStats, gen: SourceStats, fid: Any) -> list[str]:
+    """One warning per side whose features are constant, tr(S) ~ 0 (identical images, a generator collapsed to one
+    image): its covariance is the zero matrix, so FID = ||mu1 - mu2||^2 + tr(S_other), a mean term plus the other
+    side's spread, with no comparison of the two spreads; ``fid`` is the FIDResult of the pair."""
+    traces = [float(np.trace(s.sigma)) for s in (ref, gen)]
+    scale = max(*traces, float(ref.mu @ ref.mu), float(gen.mu @ gen.mu))
+    warnings = []
+    for side, other, tr in (("first", "second", traces[0]), ("second", "first", traces[1])):
+        if tr <= CONSTANT_FEATURES_RTOL * scale:
+            warnings.append(
+                f"the {side} source's features are constant (tr(S) = {tr:.3g}, a zero and so singular covariance: "
+                f"identical images, or a generator collapsed to one image): FID {fid.fid:.6g} = mean term "
+                f"||mu1 - mu2||^2 {fid.mean_term:.6g} + the {other} source's tr(S) {fid.trace_term:.6g}; it measures "
+                f"how far one point lies from the {other} source, not how two distributions differ"
+            )
+    return warnings
 
 
 def source_summary(stats: SourceStats, extractor: FeatureExtractor, *, is_splits: int = 10) -> dict:

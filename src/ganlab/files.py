@@ -11,7 +11,9 @@ missing, truncated or wrongly formatted file into one error that names the file 
 
 from __future__ import annotations
 
+import math
 import os
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -25,7 +27,11 @@ __all__ = ["atomic_write", "load_npy", "open_npz"]
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive with members / an empty one
 _NPY_MAGIC = b"\x93NUMPY"
-_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError)  # what numpy lets through from a torn archive
+# what numpy and zipfile let through from a torn or garbled archive: a flipped flag bit reads as "strong
+# encryption" (NotImplementedError), a garbled offset as a seek before the start (OSError EINVAL)
+_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError)
+# a garbled .npy header: numpy's parser for Python 2 headers raises tokenize's error, not a ValueError
+_BAD_HEADER = (ValueError, tokenize.TokenError)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -79,15 +85,45 @@ def open_npz(path: str | os.PathLike, what: str = "array file") -> Iterator[np.l
     """``with open_npz(path, what) as z:``: numpy's ``NpzFile`` of ``path``, opened with ``allow_pickle=False``.
 
     Raises FileNotFoundError ("<what> '<path>' does not exist") or ValueError naming the file when it is not
-    a zip archive (a ``.npy``, a text file, an empty file) or when the archive or a member read inside the
-    block is truncated or corrupt.
+    a zip archive (a ``.npy``, a text file, an empty file), when a member is not a ``.npy`` array of numbers
+    (an object array, a pickle: refused on opening, before any member is read) or its data do not fill its
+    header's shape, or when the archive or a member read inside the block is truncated or corrupt.
     """
     p = _check_readable(path, what, _ZIP_MAGIC, "an .npz archive (numpy.savez)")
     try:
         with np.load(p, allow_pickle=False) as z:
+            _check_members(z, f"{what} {str(p)!r}")
             yield z
     except _CORRUPT as exc:
         raise ValueError(f"{what} {str(p)!r} is a damaged .npz archive: {exc}") from exc
+
+
+def _check_members(z: np.lib.npyio.NpzFile, where: str) -> None:
+    """Read the header of every member of ``z`` (no data): refuse, naming the file and the member, a member that is
+    not a ``.npy`` array (numpy.savez writes nothing else; numpy would hand its raw bytes out), holds Python objects
+    (only unpickling could read it), has no valid header, or whose data are shorter or longer than its header says.
+    Without this numpy's own error ("Object arrays cannot be loaded when allow_pickle=False") would name neither."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    for info in z.zip.infolist():
+        if not info.filename.endswith(".npy"):
+            raise ValueError(f"{where} holds {info.filename!r}, which is not a .npy array: an .npz archive "
+                             f"(numpy.savez) holds only .npy arrays")
+        name = info.filename[: -len(".npy")]
+        with z.zip.open(info) as fh:
+            try:
+                version = np.lib.format.read_magic(fh)
+                if version not in readers:
+                    raise ValueError(f".npy format version {version}, expected 1.0 or 2.0")
+                shape, _, dtype = readers[version](fh)
+            except _BAD_HEADER as exc:
+                raise ValueError(f"{where}: array {name!r} has no valid .npy header ({exc})") from None
+            if dtype.hasobject:
+                raise ValueError(f"{where}: array {name!r} holds Python objects (dtype {dtype}), which only unpickling "
+                                 f"could read; ganlab reads numeric arrays only and never unpickles")
+            expected = fh.tell() + math.prod(shape) * dtype.itemsize
+        if info.file_size != expected:
+            raise ValueError(f"{where}: array {name!r} of shape {shape} needs {expected} bytes with its header, "
+                             f"the archive holds {info.file_size}")
 
 
 def load_npy(path: str | os.PathLike, what: str = "array file", *, mmap: bool = True) -> np.ndarray:
@@ -95,5 +131,5 @@ def load_npy(path: str | os.PathLike, what: str = "array file", *, mmap: bool = 
     p = _check_readable(path, what, (_NPY_MAGIC,), "a .npy array (numpy.save)")
     try:
         return np.load(p, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except ValueError as exc:  # header fine but data short, or an object array
+    except _BAD_HEADER as exc:  # a garbled header, data short, or an object array
         raise ValueError(f"{what} {str(p)!r} cannot be read as a .npy array: {exc}") from exc

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ganlab.metrics.features import EXTRACTOR_NAMES
@@ -130,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         print(result.table())
         for what, why in p["skipped"].items():
             print(f"  (no {what}: {why})")
+        for warning in p.get("warnings", ()):
+            print(f"ganlab eval: warning: {warning}", file=sys.stderr)
         payload = result.to_dict()
     if args.save_stats:
         print(f"wrote statistics of {args.sources[0]} to {args.save_stats}")

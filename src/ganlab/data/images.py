@@ -128,9 +128,23 @@ def _layout_of(shape: tuple[int, ...], layout: str | None) -> str:
     )
 
 
+def _as_tensor(x: np.ndarray) -> torch.Tensor:
+    """A NumPy array as a tensor: shared when writable and in native byte order, else a copy (a memory-mapped
+    .npy is read-only, torch refuses big-endian arrays, longdouble becomes float64)."""
+    a = np.asarray(x)
+    if a.flags.writeable and a.dtype.isnative and not (a.dtype.kind == "f" and a.dtype.itemsize > 8):
+        return torch.from_numpy(a)
+    dtype = np.dtype(np.float64) if a.dtype.kind == "f" and a.dtype.itemsize > 8 else a.dtype.newbyteorder("=")
+    return torch.from_numpy(np.array(a, dtype=dtype))
+
+
 def _to_unit_float(x: np.ndarray | torch.Tensor, *, where: str) -> torch.Tensor:
-    """Pixels -> float32 in [0, 1]: uint8 / 255; floats checked to lie in [0, 1]."""
-    t = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
+    """Pixels -> float32 in [0, 1]: uint8 / 255; floats checked to lie in [0, 1].
+
+    A read-only NumPy batch (a memory-mapped .npy) is copied first: the in-place clamp below would write through a
+    shared float32 tensor into the read-only mapping (a segmentation fault).
+    """
+    t = _as_tensor(x) if not isinstance(x, torch.Tensor) else x
     if t.dtype == torch.uint8:
         return t.to(torch.float32) / 255.0
     if not torch.is_floating_point(t):
@@ -174,6 +188,9 @@ class ArraySource:
         self.kind = "features" if self.layout == "features" else "images"
         if len(array) == 0:
             raise ValueError(f"{name}: the array is empty (shape {tuple(array.shape)})")
+        if isinstance(array, np.ndarray) and (array.dtype.kind not in "biufc" or array.dtype.itemsize > 16):
+            raise ValueError(f"{name}: the array holds {array.dtype} values; expected uint8 or float pixels "
+                             f"(images) or numbers (features)")
 
     def __len__(self) -> int:
         return int(self.array.shape[0])
@@ -192,8 +209,8 @@ class ArraySource:
         """Items [start, stop) as a tensor (see ``kind``)."""
         chunk = self.array[start:stop]
         where = f"{self.name}[{start}:{stop}]"
-        if self.kind == "features":
-            t = torch.as_tensor(np.asarray(chunk)) if not isinstance(chunk, torch.Tensor) else chunk
+        if self.kind == "features":  # a memory-mapped .npy is read-only: copied (torch warns on sharing it)
+            t = _as_tensor(chunk) if not isinstance(chunk, torch.Tensor) else chunk
             if not (torch.is_floating_point(t) or t.dtype in (torch.int32, torch.int64, torch.uint8)):
                 raise ValueError(f"{where}: features must be numeric, got dtype {t.dtype}")
             t = t.to(torch.float64)
@@ -237,9 +254,12 @@ class ImageFolder:
         )
         if not self.files:
             raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in folder {str(self.root)!r}")
-        with Image.open(self.files[0]) as im:
-            self.mode = "L" if im.mode in ("L", "1", "I", "I;16", "F", "LA") else "RGB"
-            self.size = im.size  # (W, H)
+        try:
+            with Image.open(self.files[0]) as im:
+                self.mode = "L" if im.mode in ("L", "1", "I", "I;16", "F", "LA") else "RGB"
+                self.size = im.size  # (W, H)
+        except OSError as exc:  # PIL's UnidentifiedImageError is an OSError, and so is a cut JPEG header
+            raise ValueError(f"could not read image {str(self.files[0])!r}: {exc}") from None
         self.channels = 1 if self.mode == "L" else 3
 
     def __len__(self) -> int:

@@ -205,11 +205,15 @@ def train_classifier(
             idx = perm[start : start + settings.batch_size]
             loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
             if not bool(torch.isfinite(loss)):
-                raise ValueError(f"the classifier's training diverged (loss {float(loss)} in epoch {epoch + 1}) "
-                                 f"with lr {settings.lr}; use a smaller learning rate")
+                raise ValueError(f"the classifier's training diverged (loss {float(loss.detach())} in epoch "
+                                 f"{epoch + 1}) with lr {settings.lr}; use a smaller learning rate")
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
+            try:
+                opt.step()
+            except RuntimeError as exc:  # Adam's step size lr / (1 - beta1^t) overflows float32 (lr ~ 1e38)
+                raise ValueError(f"the classifier's training diverged (Adam's step failed in epoch {epoch + 1}: "
+                                 f"{exc}) with lr {settings.lr}; use a smaller learning rate") from None
         if progress and (epoch + 1) % 10 == 0:
             print(f"epoch {epoch + 1}/{settings.epochs}: loss {float(loss.detach()):.4f}", file=sys.stderr)
     model.eval()

@@ -31,6 +31,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import pickle
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -406,14 +408,23 @@ def load_inception_state_dict(
     digest = sha256_of_file(p)
     _check_hash(digest, sha256, p)
     if p.suffix == ".safetensors":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        state = load_file(str(p))
+        try:
+            state = load_file(str(p))
+        except SafetensorError as exc:
+            raise ValueError(f"could not read {str(p)!r} as safetensors: {exc}") from None
     else:
         try:
             state = torch.load(p, map_location="cpu", weights_only=True)
         except Exception as exc:  # pickle errors, zip errors: the file is not a plain state dict
-            raise ValueError(f"could not read {str(p)!r} as a PyTorch state dict (weights_only=True): {exc}") from exc
+            if isinstance(exc, pickle.UnpicklingError):  # torch's message runs over many lines, with colour codes
+                why = "it holds pickled Python objects other than tensors, which were refused, not run"
+            else:
+                why = f"{type(exc).__name__}: " + re.sub(r"\s+", " ", str(exc)).strip()[:200]
+            raise ValueError(f"could not read {str(p)!r} as a PyTorch state dict (torch.load with weights_only=True, "
+                             f"which runs no code from the file): {why}") from None
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{str(p)!r} does not hold a flat state dict of tensors (name -> tensor)")
     return dict(state), digest
