@@ -31,7 +31,9 @@ def test_train_prints_summary_and_writes_the_run(trained):
     assert f"modes captured   {summary['modes']}/8" in printed
     assert "high quality" in printed and "reverse KL" in printed and "W1 to data" in printed
     assert "1 threads" in printed and summary["threads"] == 1
-    assert summary["recipe"] == "wgan-gp-toy" and summary["data"] == "ring" and summary["steps"] == 6
+    # no --recipe: the default run's recipe (wgan-gp-quick: MLP 64 x 3, EMA, one thread)
+    assert summary["recipe"] == "wgan-gp-quick" and summary["data"] == "ring" and summary["steps"] == 6
+    assert summary["ema"] is True
 
 
 def test_resume_through_the_cli(run_dir, capsys):

@@ -20,6 +20,11 @@ PAPER = {
     # The WGAN-GP toy script (gan_toy.py): lambda 0.1, Adam 1e-4, beta (0.5, 0.9), batch 256, 5 critic iters.
     "wgan-gp-toy": dict(loss="wasserstein", optimizer="adam", lr_g=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.9,
                         gp_weight=0.1, n_critic=5, batch_size=256, clip_value=None, spectral_norm=False),
+    # The default run: the toy script's objective (lambda 0.1, n_critic 5, batch 256, beta1 0.5) with the tuned
+    # toy settings of configs/toy/ring.toml (lr 1e-3, beta2 0.999, EMA 0.995, MLP 64 wide), one thread.
+    "wgan-gp-quick": dict(loss="wasserstein", optimizer="adam", lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.999,
+                          gp_weight=0.1, n_critic=5, batch_size=256, ema=0.995, threads=1, clip_value=None,
+                          spectral_norm=False),
     # Goodfellow et al. 2014 (k = 1), with DCGAN's Adam (Radford et al. 2016): lr 2e-4, beta1 0.5.
     "gan": dict(loss="minimax", n_critic=1, optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
                 gp_weight=0.0, clip_value=None, spectral_norm=False),

@@ -1,9 +1,9 @@
 """`ganlab train`: train a GAN and print its evaluation.
 
-With no arguments: WGAN-GP (lecture 001 Algorithm 1) as its authors' toy script runs it (recipe
-wgan-gp-toy: MLP 512 x 3, lambda 0.1, Adam betas (0.5, 0.9)) on the 8-mode ring, 600 generator
-steps, in about a minute on 2 idle CPU cores. The config is resolved as
-TrainConfig defaults < --recipe < --config FILE < these flags < --key=value overrides
+With no arguments: WGAN-GP (lecture 001 Algorithm 1) on the 8-mode ring with the tuned toy settings
+(recipe wgan-gp-quick: the authors' toy script with MLP 64 x 3, Adam lr 1e-3, a generator EMA, one
+thread), in about a minute, to 8/8 modes and >= 95 % high-quality samples. The config is resolved as
+recipe (named, else wgan-gp-quick) < --config FILE < these flags < --key=value overrides
 (any config field, e.g. --lr_d=2e-4 --n_critic=3 --data_params.theta=0.5 --model.g_width=64).
 
 Examples:
@@ -11,7 +11,7 @@ Examples:
     ganlab train --recipe wgan --data grid --steps 5000
     ganlab train --recipe fgan-kl --data mixture-1d --ema=0.999
     ganlab train --config configs/toy/ring.toml --seed 1
-    ganlab train --resume --out runs/wgan-gp-toy-ring-s0 --steps 3000
+    ganlab train --resume --out runs/wgan-gp-quick-ring-s0 --steps 12000
     torchrun --nproc_per_node=2 -m ganlab train --steps 2000     (data parallel)
 """
 
@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<recipe>-<data>-s<seed>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the recipe's; 0 = torch's choice)")
     parser.add_argument("--device", default=None, help="cpu (default), cuda, cuda:1, mps")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--list-recipes", action="store_true", help="print the recipes with their sources and exit")
@@ -90,7 +90,7 @@ def _list_recipes() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ganlab.config import apply_overrides, from_dict
-    from ganlab.recipes import resolve_config
+    from ganlab.recipes import DEFAULT_RECIPE, resolve_config
     from ganlab.runs import read_run_config
     from ganlab.train import Interrupted, NonFiniteLossError, train
 
@@ -112,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         config = from_dict({k: v for k, v in flags.items() if v is not None}, base=config, where="arguments")
         config = apply_overrides(config, extra)
     else:
-        config = resolve_config(recipe=args.recipe, config_file=args.config, overrides=extra, **flags)
+        config = resolve_config(recipe=args.recipe, config_file=args.config, overrides=extra,
+                                default=DEFAULT_RECIPE, **flags)
     try:
         summary = train(config, resume=args.resume, progress=not args.no_progress)
     except NonFiniteLossError as exc:
