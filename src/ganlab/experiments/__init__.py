@@ -6,8 +6,8 @@ command line, the lecture file and slide it reproduces, its parameters with thei
 ``ganlab experiment --list`` prints them, ``ganlab experiment NAME`` runs one and writes
 ``OUT/result.json``.
 
-Modules without ``EXPERIMENT`` hold the lecture examples the experiments build on
-(``disjoint_supports.parallel_lines``).
+Helpers an experiment shares with others stay in its module (``disjoint_supports.parallel_lines`` and
+``fit_critic`` serve three of them).
 """
 
 from __future__ import annotations
