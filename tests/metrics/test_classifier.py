@@ -117,3 +117,26 @@ def test_invalid_settings_are_refused():
         TrainSettings(test_fraction=1.0)
     with pytest.raises(ValueError, match="num_classes"):
         ClassifierConfig(num_classes=1)
+
+
+@pytest.mark.parametrize("name, floor", [("fashion-mnist", 0.88), ("mnist", 0.95)])
+def test_shipped_28px_classifiers_match_their_records_and_classify_the_held_out_split(name, floor):
+    """The shipped MNIST / Fashion-MNIST weights: the file's SHA-256 is the JSON's, and on the first 1000 test
+    images (the JSON records all 10 000 / 2 000) the accuracy is near the recorded one. Skips without the data."""
+    from ganlab.data import get_dataset
+    from ganlab.metrics.classifier import load_shipped_classifier, shipped_classifier_paths
+
+    weights, record = shipped_classifier_paths(name)
+    if not weights.is_file():
+        pytest.skip(f"the {name} classifier is not shipped in this checkout ({weights.name})")
+    try:
+        ds = get_dataset(name)
+    except FileNotFoundError as exc:
+        pytest.skip(f"{name} data not installed: {exc}")
+    info = json.loads(record.read_text())
+    model, sha = load_shipped_classifier(name)
+    assert sha == info["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert info["n_test"] == len(ds.test_images) and info["data"] == name
+    x, y = ds.held_out(1000), ds.held_out_labels(1000)
+    acc = accuracy(model, x, y)
+    assert acc >= floor and abs(acc - info["test_accuracy"]) < 0.03
