@@ -351,7 +351,7 @@ def test_train_writes_report_html_and_prints_its_path_last(tmp_path, capsys):
     assert summary["report"] == str(out / "report.html")
     page = (out / "report.html").read_text()
     check_html5(page)
-    assert f">{summary['w1']:.4g}<" in page and "<title>wgan-gp-toy on ring</title>" in page
+    assert f">{summary['w1']:.4g}<" in page and "<title>wgan-gp-quick on ring</title>" in page
     shown = data_uris(page)  # curves.png and the one sample figure, byte for byte
     assert shown == [(out / "curves.png").read_bytes(), (out / "samples" / "step_0000001.png").read_bytes()]
 

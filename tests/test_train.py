@@ -448,11 +448,11 @@ def _ddp_worker(rank, world_size, port, config, same_streams, dump=None):
     if dump:  # every process writes its networks as the run ends
         finish = train_mod._finish
 
-        def dumping(setup, world, *args):
+        def dumping(setup, world, *args, **kwargs):
             state = {f"{name}.{k}": v for name, net in (("generator", setup.generator), ("critic", setup.critic))
                      for k, v in net.state_dict().items()}
             torch.save(state, f"{dump}/rank{world.rank}.pt")
-            return finish(setup, world, *args)
+            return finish(setup, world, *args, **kwargs)
 
         train_mod._finish = dumping
     train(config, progress=False)
