@@ -72,7 +72,7 @@ def main() -> None:
     t2_idle, t2_busy = results["t2-idle"][0], results["t2-busy"][0]
     rate = {k: results[k][0]["steps_per_second"] for k in results}
     lines = [
-        f"Machine: {os.cpu_count()} CPU cores; `python benchmarks/default_run.py --write` "
+        f"Machine: {os.cpu_count()} CPU cores; `python benchmarks/default_run.py --probe {args.probe:g} --write` "
         f"(the busy process: 2-thread float32 512 x 512 matmuls, non-stop).",
         "",
         "| run | threads | load | wall (s) | steps/s | modes | high quality | reverse KL | W1 |",
