@@ -11,13 +11,13 @@ from ganlab.report import plot_figure, plot_image_grid
 def _capture_grid(monkeypatch):
     """The array the next saved figure shows (its first image), filled in when it is saved."""
     shown = {}
-    real_savefig = report._plt().Figure.savefig
+    real_savefig = report.pyplot().Figure.savefig
 
     def capture(fig, *args, **kw):
         shown["array"] = fig.axes[0].images[0].get_array().data
         return real_savefig(fig, *args, **kw)
 
-    monkeypatch.setattr(report._plt().Figure, "savefig", capture)
+    monkeypatch.setattr(report.pyplot().Figure, "savefig", capture)
     return shown
 
 

@@ -28,7 +28,8 @@ __all__ = ["critic_surface", "plot_samples", "plot_image_grid", "plot_figure", "
            "to_uint8", "image_grid", "write_png_grid", "write_pngs"]
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed), imported only when a figure is drawn."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -77,7 +78,7 @@ def plot_samples(
     The critic is evaluated in eval mode (spectral norm frozen, batch norm on running statistics)
     and put back in the mode it was in. Returns the path of the PNG written.
     """
-    plt = _plt()
+    plt = pyplot()
     fake = samples.detach().cpu().double().numpy() if isinstance(samples, torch.Tensor) else np.asarray(samples, float)
     data = real.detach().cpu().double().numpy() if isinstance(real, torch.Tensor) else np.asarray(real, float)
     fake = fake[np.isfinite(fake).all(axis=1)]
@@ -141,7 +142,7 @@ def plot_image_grid(path: str | Path, images: torch.Tensor | np.ndarray, *, nrow
         r, col = divmod(i, nrow)
         grid[:, 1 + r * (h + 1):1 + r * (h + 1) + h, 1 + col * (w + 1):1 + col * (w + 1) + w] = x[i]
     grid = np.clip(np.nan_to_num(grid, nan=0.0), 0.0, 1.0).transpose(1, 2, 0)
-    plt = _plt()
+    plt = pyplot()
     fig = plt.figure(figsize=(grid.shape[1] / 50, grid.shape[0] / 50 + (0.3 if title else 0)), dpi=100)
     try:
         ax = fig.add_axes((0, 0, 1, grid.shape[0] / (grid.shape[0] + (15 if title else 0))))
@@ -298,7 +299,7 @@ _CURVES: Sequence[tuple[str, str]] = (
 
 def plot_curves(metrics_path: str | Path, path: str | Path, *, title: str = "") -> Path:
     """One panel per quantity found in `metrics.jsonl` (losses, critic gap, mode metrics, W1) vs step."""
-    plt = _plt()
+    plt = pyplot()
     rows = read_metrics(metrics_path)
     panels = [(k, label) for k, label in _CURVES if any(k in r for r in rows)]
     if not panels:

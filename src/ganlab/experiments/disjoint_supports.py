@@ -62,6 +62,7 @@ from ganlab.files import atomic_write
 from ganlab.lipschitz import gradient_penalty
 from ganlab.losses import fgan_d_loss, wasserstein_d_loss
 from ganlab.models.mlp import MLPCritic
+from ganlab.report import pyplot
 from ganlab.transport import wasserstein1
 
 __all__ = ["ParallelLines", "parallel_lines", "smoothed_js", "line_sample", "fit_critic", "bound_and_gradient",
@@ -367,18 +368,8 @@ def _train_theta(kind: str, noise_std: float, theta0: float, travel: float, st: 
     return path, grad0
 
 
-def _pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend (no display needed), imported when a figure is drawn."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig: Any, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     try:
         fig.tight_layout()
         return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
@@ -388,7 +379,7 @@ def _save(fig: Any, path: Path) -> Path:
 
 def _figures(out: Path, thetas: list[float], sweep: dict[str, list[float]], paths: dict[str, list[float]],
              noise_std: float) -> tuple[Path, Path]:
-    plt = _pyplot()
+    plt = pyplot()
     lim = max(1.0, max(abs(t) for t in thetas))
     grid = np.linspace(-lim, lim, 201)
     coarse = np.linspace(-lim, lim, 41)

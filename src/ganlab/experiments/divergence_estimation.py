@@ -70,6 +70,7 @@ from ganlab.files import atomic_write
 from ganlab.lipschitz import apply_spectral_norm, clip_weights_, gradient_penalty
 from ganlab.losses import fgan_d_loss, wasserstein_d_loss
 from ganlab.models.mlp import MLPCritic
+from ganlab.report import pyplot
 from ganlab.transport import wasserstein1
 
 __all__ = [
@@ -317,17 +318,8 @@ def _hierarchy_exact(h: dict[str, list[dict[str, float]]]) -> bool:
     return bool(ok)
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig: Any, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     try:
         fig.tight_layout()
         return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
@@ -336,7 +328,7 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def _figure_bounds(path: Path, table: dict[str, Any], ns: list[int]) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     names = list(table)
     cols = min(4, len(names))
     rows = int(math.ceil(len(names) / cols))
@@ -363,7 +355,7 @@ def _figure_bounds(path: Path, table: dict[str, Any], ns: list[int]) -> Path:
 
 
 def _figure_w1(path: Path, w1: dict[str, Any], ns: list[int]) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.0, 3.6), dpi=90)
     ax.axhline(w1["true"], color="k", lw=1, label="W1 (population)")
     rows = w1["estimates"]
@@ -383,7 +375,7 @@ def _figure_w1(path: Path, w1: dict[str, Any], ns: list[int]) -> Path:
 
 
 def _figure_hierarchy(path: Path, h: dict[str, list[dict[str, float]]]) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=90)
     for ax, key, title in ((axes[0], "parallel_lines", "parallel lines (0, U[0,1]) vs (theta, U[0,1])"),
                            (axes[1], "gaussian_shift", "N(0, 1) vs N(theta, 1)")):

@@ -48,6 +48,7 @@ import torch
 from ganlab.experiments import SIZES, Experiment, Result
 from ganlab.files import atomic_write
 from ganlab.metrics.fid import fid_from_features
+from ganlab.report import pyplot
 
 __all__ = [
     "EXPERIMENT",
@@ -183,19 +184,10 @@ def _params(params: dict[str, Any], size: str) -> dict[str, Any]:
     return {**p, "bandwidth_grid": grid}
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _tradeoff_figure(path: Path, sweep: list[dict[str, float]], marks: dict[str, dict[str, float]],
                      real_fid: float) -> Path:
     """Test log-likelihood and FID of p_1 against eps, with p, p_2 and the train split's FID as horizontal lines."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=90)
     eps = [r["eps"] for r in sweep]
     styles = {"A": ("tab:red", "o"), "p": ("tab:green", "s"), "B": ("tab:blue", "^")}

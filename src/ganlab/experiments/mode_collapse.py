@@ -47,6 +47,7 @@ import torch
 
 from ganlab.experiments import SIZES, Experiment, Result
 from ganlab.files import atomic_write
+from ganlab.report import pyplot
 
 __all__ = ["EXPERIMENT", "coverage", "hopping", "claim_holds", "is_lipschitz", "run"]
 
@@ -183,19 +184,10 @@ def _train_with_snapshots(recipe: str, data: str, p: dict[str, Any],
             "wall_seconds": summary["wall_seconds"]}, samples, setup.dataset
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _snapshot_figure(path: Path, data: str, runs: list[dict[str, Any]], samples: dict[str, dict[int, np.ndarray]],
                      dataset: Any) -> Path:
     """One row of scatter plots per recipe, one column per snapshot: samples over the modes."""
-    plt = _pyplot()
+    plt = pyplot()
     cols = len(runs[0]["snapshots"])
     fig, axes = plt.subplots(len(runs), cols, figsize=(max(2.1 * cols, 4.5), 2.2 * len(runs)), dpi=80,
                              squeeze=False)
@@ -223,7 +215,7 @@ def _snapshot_figure(path: Path, data: str, runs: list[dict[str, Any]], samples:
 
 
 def _curves_figure(path: Path, by_data: dict[str, list[dict[str, Any]]]) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(by_data), figsize=(5 * len(by_data), 3.6), dpi=90, squeeze=False)
     for ax, (data, runs) in zip(axes[0], by_data.items()):
         for run in runs:

@@ -79,6 +79,7 @@ from ganlab.files import atomic_write
 from ganlab.lipschitz import gradient_penalty
 from ganlab.losses import fgan_d_loss, fgan_g_loss, wasserstein_d_loss, wasserstein_g_loss
 from ganlab.models.mlp import MLPCritic
+from ganlab.report import pyplot
 
 __all__ = ["EXPERIMENT", "Fit", "exact_value", "modes_covered", "objective_on_grid", "optimal_gaussian", "run",
            "train_gaussian"]
@@ -357,19 +358,10 @@ def _params(params: dict[str, Any], size: str) -> dict[str, Any]:
     return p
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _figure(path: Path, data: ToyDataset, names: list[str], minima: dict[str, list[Fit]],
             trained: dict[str, Fit]) -> Path:
     """p, and per objective its global minimizer (dashed), other local minima (dotted), the trained fit (solid)."""
-    plt = _pyplot()
+    plt = pyplot()
     cols = min(4, len(names))
     rows = int(math.ceil(len(names) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), dpi=90, squeeze=False, sharex=True)

@@ -44,6 +44,7 @@ from ganlab.experiments import SIZES, Experiment, Result
 from ganlab.files import atomic_write
 from ganlab.losses import minimax_d_loss
 from ganlab.models.mlp import MLPCritic
+from ganlab.report import pyplot
 
 __all__ = ["EXPERIMENT", "optimal_discriminator", "value_by_quadrature", "train_discriminator", "run"]
 
@@ -125,18 +126,9 @@ def _params(params: dict[str, Any], size: str) -> dict[str, Any]:
     return {**p, "steps": p["steps"] or _STEPS[size], "batch_size": p["batch_size"] or _BATCH[size]}
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _figure(path: Path, xs: np.ndarray, pi_pdf: np.ndarray, p_pdf: np.ndarray, d: np.ndarray, d_star: np.ndarray,
             region: np.ndarray, title: str) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5.5), dpi=90, sharex=True,
                                       gridspec_kw={"height_ratios": [3, 1.4]})
     top.plot(xs, d_star, color="k", lw=1.5, label="D*(x) = pi / (pi + p)")

@@ -40,6 +40,7 @@ from ganlab.experiments import SIZES, Experiment, Result
 from ganlab.files import atomic_write
 from ganlab.losses import minimax_d_loss, minimax_g_loss, ns_g_loss
 from ganlab.models.mlp import MLPCritic, MLPGenerator
+from ganlab.report import pyplot
 
 __all__ = ["EXPERIMENT", "generator_gradient_norms", "run"]
 
@@ -84,17 +85,8 @@ def _params(params: dict[str, Any], size: str) -> dict[str, Any]:
     return {**p, "steps": p["steps"] or _STEPS[size]}
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _figure(path: Path, sweep: list[dict[str, float]]) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     d = np.array([r["d_fake"] for r in sweep])
     mm = np.array([r["minimax"] for r in sweep])
     ns = np.array([r["ns"] for r in sweep])

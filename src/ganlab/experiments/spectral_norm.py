@@ -64,6 +64,7 @@ from ganlab.files import atomic_write
 from ganlab.lipschitz import SpectralNorm, apply_spectral_norm, interpolate, power_iteration
 from ganlab.losses import wasserstein_d_loss
 from ganlab.models.mlp import MLPCritic
+from ganlab.report import pyplot
 
 __all__ = ["EXPERIMENT", "PARAMS", "power_iteration_errors", "lipschitz_measured", "spectral_product", "run"]
 
@@ -197,26 +198,17 @@ def _track_persistent_u(critic: MLPCritic, sample: Any, b: _Budget, lr: float, g
 # =========================================================================== figures
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig: Any, path: Path) -> Path:
     try:
         fig.tight_layout()
         return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     finally:
-        _pyplot().close(fig)
+        pyplot().close(fig)
 
 
 def _figures(out: Path, n_iters: list[int], pi: dict[str, dict[str, Any]], rho: float, track: dict[str, Any],
              bounds: dict[str, dict[str, float]]) -> tuple[Path, Path, Path]:
-    plt = _pyplot()
+    plt = pyplot()
     floor = 1e-17  # where an error is exactly 0 (a rank-1 matrix after one iteration)
     fig, ax = plt.subplots(figsize=(6.5, 4), dpi=90)
     for name, rec in pi.items():

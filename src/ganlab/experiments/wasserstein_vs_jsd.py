@@ -68,6 +68,7 @@ from ganlab.files import atomic_write
 from ganlab.metrics.modes import w1_to_data
 from ganlab.models.mlp import MLPCritic
 from ganlab.report import plot_samples
+from ganlab.report import pyplot
 from ganlab.steps import critic_step, generator_step
 
 __all__ = ["EXPERIMENT", "PARAMS", "run"]
@@ -147,18 +148,9 @@ class _JSCritic:
             return float(variational_bound_from_logits(v_real, v_fake, DIVERGENCES["js"]))
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _curves(path: Path, steps: list[int], w1: list[float], w_hat: list[float], js_hat: list[float],
             title: str) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=90)
     try:
         ax.plot(steps, w1, "o-", color="k", ms=3, label="exact W1(samples, data) (POT)")

@@ -68,6 +68,7 @@ from ganlab.lipschitz import clip_weights_, gradient_penalty, interpolate
 from ganlab.losses import wasserstein_d_loss
 from ganlab.models.mlp import MLPCritic
 from ganlab.report import critic_surface
+from ganlab.report import pyplot
 from ganlab.transport import wasserstein1
 
 __all__ = ["EXPERIMENT", "PARAMS", "layer_gradient_norms", "fraction_at_extremes", "kr_fraction_of_w1", "run"]
@@ -213,21 +214,12 @@ def _train(critic: MLPCritic, data: ToyDataset, clip_value: float | None, steps:
 # =========================================================================== figures
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig: Any, path: Path) -> Path:
     try:
         fig.tight_layout()
         return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     finally:
-        _pyplot().close(fig)
+        pyplot().close(fig)
 
 
 def _label(clip_value: float | None) -> str:
@@ -236,7 +228,7 @@ def _label(clip_value: float | None) -> str:
 
 def _figures(out: Path, deep: dict[str, dict[str, Any]], critics: dict[str, MLPCritic],
              surfaces: dict[str, dict[str, Any]], noise_std: float, g: torch.Generator) -> tuple[Path, ...]:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), dpi=90)
     for key, rec in deep.items():
         norms = rec["layer_gradient_norms"]
