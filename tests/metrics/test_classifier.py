@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from ganlab.metrics.classifier import (
     load_classifier,
     load_digits_classifier,
     save_classifier,
+    scheduled_lr,
     train_classifier,
 )
 
@@ -140,3 +142,38 @@ def test_shipped_28px_classifiers_match_their_records_and_classify_the_held_out_
     x, y = ds.held_out(1000), ds.held_out_labels(1000)
     acc = accuracy(model, x, y)
     assert acc >= floor and abs(acc - info["test_accuracy"]) < 0.03
+
+
+def test_cosine_schedule_is_the_closed_form():
+    cosine, constant = TrainSettings(lr=0.2, schedule="cosine"), TrainSettings(lr=0.2)
+    total = 600
+    for step, expected in [(0, 0.2), (150, 0.1 * (1 + math.cos(math.pi / 4))), (200, 0.15), (300, 0.1),
+                           (400, 0.05), (600, 0.0)]:
+        assert scheduled_lr(cosine, step, total) == pytest.approx(expected, abs=1e-15)
+        assert scheduled_lr(constant, step, total) == 0.2
+    with pytest.raises(ValueError, match="schedule must be one of constant, cosine, got 'linear'"):
+        TrainSettings(schedule="linear")
+
+
+def _halves(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """8x8 images whose label says which half is bright: 0 = left, 1 = right (mirroring swaps the classes)."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (n,), generator=g)
+    x = 0.1 * torch.rand(n, 1, 8, 8, generator=g)
+    x[labels == 0, 0, :, :4] += 0.8
+    x[labels == 1, 0, :, 4:] += 0.8
+    return x, labels
+
+
+def test_hflip_mirrors_training_images_and_training_leaves_subnormals_alone():
+    x, y = _halves(400, seed=0)
+    idx = np.arange(400)
+    cfg = ClassifierConfig(image_size=8, num_classes=2, c1=4, c2=4, feature_dim=8)
+    kept, flipped = (train_classifier(x, y, idx[:300], idx[300:], config=cfg,
+                                      settings=TrainSettings(epochs=4, batch_size=32, lr=1e-2, hflip=h))[1]
+                     for h in (False, True))
+    assert kept["test_accuracy"] >= 0.95  # the classes are a left / right distinction ...
+    assert flipped["test_accuracy"] <= 0.8  # ... which random mirroring makes a coin toss during training
+    assert kept["settings"]["hflip"] is False and flipped["settings"]["hflip"] is True
+    # subnormals are flushed during training only: afterwards torch computes with them again
+    assert float(torch.tensor(1e-39) * 2) == pytest.approx(2e-39, rel=1e-6)

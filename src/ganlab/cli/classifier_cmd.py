@@ -17,7 +17,7 @@ import torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ganlab.metrics.classifier import TrainSettings
+    from ganlab.metrics.classifier import LR_SCHEDULES, TrainSettings
 
     d = TrainSettings()
     from ganlab.metrics.classifier import ClassifierConfig
@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--test-fraction", type=float, default=d.test_fraction,
         help=f"stratified held-out fraction (default {d.test_fraction})",
     )
+    parser.add_argument("--schedule", choices=LR_SCHEDULES, default=d.schedule,
+                        help=f"learning-rate schedule over training: constant, or cosine decay to 0 (default {d.schedule})")
+    parser.add_argument("--hflip", action="store_true",
+                        help="mirror training images left-right at random (mirror-symmetric classes, e.g. garments)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1, for reproducible weights)")
     parser.add_argument("--c1", type=int, default=c.c1, help=f"channels of the first conv layer (default {c.c1})")
     parser.add_argument("--c2", type=int, default=c.c2, help=f"channels of the other conv layers (default {c.c2})")
@@ -52,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if not str(args.out).endswith(".safetensors"):
         raise ValueError(f"--out must end in .safetensors, got {args.out!r}")
     settings = TrainSettings(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, test_fraction=args.test_fraction
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, test_fraction=args.test_fraction,
+        schedule=args.schedule, hflip=args.hflip,
     )
     split = (f"stratified sklearn train_test_split(test_size={settings.test_fraction}, "
              f"random_state={settings.seed})")
@@ -86,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
                                  "--seed", str(args.seed), "--test-fraction", str(args.test_fraction),
                                  "--threads", str(args.threads), "--c1", str(args.c1), "--c2", str(args.c2),
                                  "--feature-dim", str(args.feature_dim)]
+        + (["--schedule", args.schedule] if args.schedule != "constant" else [])
+        + (["--hflip"] if args.hflip else [])
     )
     chance = 1.0 / config.num_classes
     if info["test_accuracy"] < 2 * chance:
