@@ -200,6 +200,15 @@ def test_a_run_in_progress_with_malformed_lines_still_renders(tmp_path):
     assert data_uris(html) == [GRADIENT, RED]  # no curves.png yet: the first and last samples only
 
 
+def test_a_rollback_is_shown_as_a_note_not_as_an_evaluation(tmp_path):
+    rollback = {"step": 20, "rollback": 1, "lr_scale": 0.5, "reason": "non-finite critic loss (nan) at step 23"}
+    run = make_run(tmp_path / "run", finished=False, n_evals=2, extra_lines=(json.dumps(rollback),))
+    html = run_section(run)
+    notes = re.findall(r'<p class="problem">([^<]*)</p>', html)
+    assert notes == ["rollback 1 to step 20 (non-finite critic loss (nan) at step 23); learning rates now x0.5"]
+    assert "latest evaluation (step 20)" in html and ">0.3333<" in html  # the rollback row is not an evaluation
+
+
 def test_damaged_pieces_are_reported_inline(tmp_path):
     run = make_run(tmp_path / "damaged")
     (run / "curves.png").write_bytes(b"png")

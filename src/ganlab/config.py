@@ -42,6 +42,7 @@ __all__ = [
     "LR_DECAYS",
     "DEVICES",
     "PRECISIONS",
+    "NONFINITE_ACTIONS",
     "TABLES",
     "config_fields",
     "load_toml",
@@ -60,6 +61,9 @@ LR_DECAYS: tuple[str, ...] = ("none", "linear")
 DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
 #: Precision of the networks' forwards in training: float32, or bfloat16 autocast ("bf16"; `ganlab.steps`).
 PRECISIONS: tuple[str, ...] = ("float32", "bf16")
+#: What a NaN / inf in a loss, the weights, the optimizer state or the samples does (`ganlab.train`): stop the run,
+#: or roll back to the last good checkpoint with lower learning rates.
+NONFINITE_ACTIONS: tuple[str, ...] = ("stop", "rollback")
 #: Fields that are tables of named values, set one entry at a time with `--TABLE.NAME=VALUE`.
 TABLES: tuple[str, ...] = ("data_params", "model")
 #: The model family of a config whose `model` table names none: "auto" is resolved by `ganlab.build` from the
@@ -113,6 +117,10 @@ class TrainConfig:
         tensorboard: also write TensorBoard event files under <run>/tensorboard/ (every numeric field of
             metrics.jsonl as a scalar, each evaluation's sample figure as an image; `ganlab.runs`); needs the
             `tensorboard` package. metrics.jsonl stays the source of truth.
+    Non-finite values (a NaN / inf loss, weights, optimizer moments or samples; `ganlab.train`):
+        on_nonfinite: "stop" (the run stops, naming the step and the last good checkpoint) | "rollback": reload
+            the last good checkpoint, multiply both learning rates by rollback_lr_factor (in (0, 1)) for the
+            rest of the run and go on from its step; after max_rollbacks (>= 1, counted over resumes) it stops.
     """
 
     # what to train
@@ -153,6 +161,10 @@ class TrainConfig:
     threads: int = 0
     time_limit: float = 0.0
     tensorboard: bool = False
+    # non-finite values
+    on_nonfinite: str = "stop"
+    rollback_lr_factor: float = 0.5
+    max_rollbacks: int = 3
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -230,7 +242,7 @@ def _validate(c: TrainConfig) -> None:
         _need(bool(getattr(c, name)), name, getattr(c, name), "a name")
     _need(isinstance(c.model_family, str) and bool(c.model_family), "model.family", c.model_family,
           "a model family name")
-    for name in ("steps", "batch_size", "n_critic", "log_every", "eval_samples"):
+    for name in ("steps", "batch_size", "n_critic", "log_every", "eval_samples", "max_rollbacks"):
         _need(getattr(c, name) >= 1, name, getattr(c, name), "an integer >= 1")
     for name in ("eval_every", "ckpt_every", "threads", "seed"):
         _need(getattr(c, name) >= 0, name, getattr(c, name), "an integer >= 0")
@@ -253,6 +265,9 @@ def _validate(c: TrainConfig) -> None:
           "a fraction of the run in [0, 1)")
     _need(math.isfinite(c.ema) and 0.0 <= c.ema < 1.0, "ema", c.ema, "a decay in [0, 1) (0 = no EMA)")
     _need(c.precision in PRECISIONS, "precision", c.precision, f"one of {list(PRECISIONS)}")
+    _need(c.on_nonfinite in NONFINITE_ACTIONS, "on_nonfinite", c.on_nonfinite, f"one of {list(NONFINITE_ACTIONS)}")
+    _need(math.isfinite(c.rollback_lr_factor) and 0.0 < c.rollback_lr_factor < 1.0, "rollback_lr_factor",
+          c.rollback_lr_factor, "a factor in (0, 1) for the learning rates after a rollback")
     dev = c.device.split(":", 1)[0]
     _need(dev in DEVICES, "device", c.device, f"one of {list(DEVICES)} (optionally with an index, e.g. cuda:1)")
 

@@ -47,7 +47,8 @@ __all__ = ["MAX_EVAL_ROWS", "experiment_section", "find_folders", "folder_kind",
 MAX_EVAL_ROWS = 20
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Keys of a metrics.jsonl row that every logged step has; any other key comes from an evaluation.
-TRAINING_KEYS = ("step", "d_loss", "g_loss", "critic_gap", "gp", "wall_seconds", "error")
+TRAINING_KEYS = ("step", "d_loss", "g_loss", "critic_gap", "gp", "wall_seconds", "error", "rollback", "lr_scale",
+                 "reason")
 
 
 def _is_evaluation_key(key: str) -> bool:
@@ -365,12 +366,15 @@ def run_section(run_dir: str | os.PathLike) -> str:
             figures.append(_figure(samples[-1], f"samples/{samples[-1].name} (last)"))
 
     errors = [r["error"] for r in rows if "error" in r]
+    rollbacks = [f"rollback {r['rollback']} to step {r['step']} ({r.get('reason', '?')}); learning rates now "
+                 f"x{r.get('lr_scale', '?')}" for r in rows if "rollback" in r]
     parts = [
         f"<h2>{_e(run_dir.name)} <small>run</small></h2>",
         f'<p class="path">{_e(run_dir)}</p>',
         f"<p>{badge}</p>",
         *(_problem(p) for p in problems),
         *(_problem(f"the run stopped: {msg}") for msg in errors),
+        *(_problem(msg) for msg in rollbacks),
         '<div class="row"><div>',
         "<h3>run</h3>",
         _kv_table(facts),

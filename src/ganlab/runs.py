@@ -49,9 +49,11 @@ __all__ = [
 ]
 
 CHECKPOINT_NAME = "checkpoints/last.safetensors"
-#: Fields that may change when a run is resumed; every other field must match the checkpoint.
+#: Fields that may change when a run is resumed; every other field must match the checkpoint. The failure handling
+#: is among them (they change nothing before the next NaN): a run stopped by a NaN may resume with
+#: on_nonfinite = "rollback"; the learning-rate scale of earlier rollbacks comes from the checkpoint.
 RESUMABLE_FIELDS = frozenset({"steps", "log_every", "eval_every", "ckpt_every", "device", "threads", "out",
-                              "time_limit", "tensorboard"})
+                              "time_limit", "tensorboard", "on_nonfinite", "rollback_lr_factor", "max_rollbacks"})
 
 
 def _config_from_meta(meta: dict[str, Any], where: str) -> TrainConfig:
@@ -186,11 +188,13 @@ class RunFolder:
         except OSError as exc:
             raise ValueError(f"cannot write to the run folder {str(self.path)!r}: {exc.strerror or exc}") from None
 
-    def start(self, setup: Setup, *, resume: bool, world_size: int, rngs: dict[str, torch.Generator]) -> tuple[int, float]:
+    def start(self, setup: Setup, *, resume: bool, world_size: int,
+              rngs: dict[str, torch.Generator]) -> dict[str, Any]:
         """Begin a fresh run (refusing a folder that holds one) or load the last checkpoint into `setup`
-        (refusing a changed config); returns (step reached, wall seconds spent so far)."""
+        (refusing a changed config, `rewind`); returns the checkpoint's metadata ({"step": 0} for a fresh run):
+        "step" reached, and what the loop saved as `extra` ("wall_seconds", "lr_scale", ...)."""
         config = setup.config
-        start, wall = 0, 0.0
+        meta: dict[str, Any] = {"step": 0}
         if config.tensorboard and self.writer:
             TensorBoardLog.summary_writer_class()  # a missing package refused before the folder is touched
         if resume:
@@ -203,14 +207,10 @@ class RunFolder:
             if saved.get("world_size", 1) != world_size:
                 raise ValueError(f"the checkpoint was written by {saved.get('world_size', 1)} process(es); "
                                  f"resume it with the same number, not {world_size}")
-            meta = load_training_state(self.checkpoint, modules=_modules(setup), rngs=rngs,
-                                       optimizers={"opt_g": setup.opt_g, "opt_d": setup.opt_d})
-            start, wall = int(meta["step"]), float(meta.get("wall_seconds", 0.0))
-            if start >= config.steps:
-                raise ValueError(f"the run in {str(self.path)!r} is already at step {start}; "
-                                 f"pass steps > {start} to continue")
-            if self.writer:
-                self._truncate_metrics(start)
+            if int(saved["step"]) >= config.steps:
+                raise ValueError(f"the run in {str(self.path)!r} is already at step {saved['step']}; "
+                                 f"pass steps > {saved['step']} to continue")
+            meta = self.rewind(setup, rngs=rngs)
         else:
             if self.writer:
                 self._claim()  # first, so that of two runs started on one folder at once the second is refused
@@ -222,8 +222,23 @@ class RunFolder:
         if self.writer:
             save_toml(config, self.path / "config.toml")
             if config.tensorboard:
-                self.tensorboard = TensorBoardLog(self.path / "tensorboard", purge_step=start + 1 if resume else None)
-        return start, wall
+                self.tensorboard = TensorBoardLog(self.path / "tensorboard",
+                                                  purge_step=int(meta["step"]) + 1 if resume else None)
+        return meta
+
+    def rewind(self, setup: Setup, *, rngs: dict[str, torch.Generator]) -> dict[str, Any]:
+        """Load the last checkpoint into `setup` in place (weights, EMA, optimizer state, the random streams
+        `rngs`) and drop what was logged after its step (lines of metrics.jsonl; TensorBoard events, by a new
+        writer with `purge_step`); returns its metadata. What `--resume` does, and a rollback (`ganlab.train`)."""
+        meta = load_training_state(self.checkpoint, modules=_modules(setup), rngs=rngs,
+                                   optimizers={"opt_g": setup.opt_g, "opt_d": setup.opt_d})
+        step = int(meta["step"])
+        if self.writer:
+            self._truncate_metrics(step)
+            if self.tensorboard is not None:  # a rollback: hide the events logged past the checkpoint
+                self.tensorboard.close()
+                self.tensorboard = TensorBoardLog(self.path / "tensorboard", purge_step=step + 1)
+        return meta
 
     def log(self, row: dict[str, Any], *, image: Path | None = None) -> None:
         """Append one JSON line to metrics.jsonl; with TensorBoard on, also its numbers and the figure `image`
