@@ -75,7 +75,7 @@ def fashion_table(args: argparse.Namespace, work: Path) -> str:
         s = _run(recipe, "fashion-mnist", budget=args.budget, threads=args.threads, seed=0,
                  eval_samples=args.eval_samples, work=work)
         grid = Path(s["run_dir"]) / "samples" / f"step_{s['steps']:07d}.png"
-        shutil.copyfile(grid, IMAGES_DIR / f"fashion-mnist-{recipe}.png")
+        shutil.copyfile(grid, IMAGES_DIR / f"fashion-mnist-{recipe}{args.suffix}.png")
         rows.append((recipe, s))
         print(f"{recipe}: {s['steps']} steps, FID {s['fid']:.2f}, KID {s['kid']:.4f}, IS {s['is']:.2f}", flush=True)
     lines = [
@@ -90,7 +90,7 @@ def fashion_table(args: argparse.Namespace, work: Path) -> str:
     ]
     for recipe, s in sorted(rows, key=lambda r: r[1]["fid"]):
         lines.append(f"| `{recipe}` | {s['steps']} | {s['fid']:.2f} | {s['kid']:.4f} | {s['is']:.2f} | "
-                     f"{s['load']:.1f} | [grid](images/fashion-mnist-{recipe}.png) |")
+                     f"{s['load']:.1f} | [grid](images/fashion-mnist-{recipe}{args.suffix}.png) |")
     return "\n".join(lines)
 
 
@@ -109,7 +109,7 @@ def stacked_table(args: argparse.Namespace, work: Path) -> str:
                      eval_samples=26000, work=work)
             if seed == args.seeds[0]:
                 grid = Path(s["run_dir"]) / "samples" / f"step_{s['steps']:07d}.png"
-                shutil.copyfile(grid, IMAGES_DIR / f"stacked-mnist-{recipe}.png")
+                shutil.copyfile(grid, IMAGES_DIR / f"stacked-mnist-{recipe}{args.suffix}.png")
             lines.append(f"| `{recipe}` | {seed} | {s['steps']} | {s['modes']:.0f} | {s['mode_kl']:.3f} | "
                          f"{s['load']:.1f} |")
             print(f"stacked {recipe} s{seed}: {s['modes']:.0f} modes, KL {s['mode_kl']:.3f}", flush=True)
@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--only", choices=("fashion", "stacked"), default=None)
     parser.add_argument("--work", default=None, help="run folders (default: a temporary folder)")
     parser.add_argument("--write", action="store_true", help="rewrite the sections of docs/BENCHMARKS.md")
+    parser.add_argument("--suffix", default="", help="appended to the section names (images_fashion, images_stacked) "
+                        "and the sample grids' file names, e.g. '_long' for a second table at another budget")
     args = parser.parse_args()
     if args.recipes == ["all"]:
         args.recipes = list(RECIPES)
@@ -143,15 +145,17 @@ def main() -> None:
         [f"--budget {args.budget:g}", f"--threads {args.threads}", f"--eval-samples {args.eval_samples}"]
         + ([f"--only {args.only}"] if args.only else []) + (["--recipes", *args.recipes]
                                                             if args.recipes != RECIPES_SHOWN else [])
-        + (["--seeds", *map(str, args.seeds)] if args.seeds != [0, 1, 2] else []) + ["--write"])
+        + (["--stacked-recipes", *args.stacked_recipes] if args.stacked_recipes != STACKED_RECIPES else [])
+        + (["--seeds", *map(str, args.seeds)] if args.seeds != [0, 1, 2] else [])
+        + ([f"--suffix {args.suffix}"] if args.suffix else []) + ["--write"])
     from _report import machine_line, write_section
 
     t0 = time.perf_counter()
     sections = {}
     if args.only in (None, "fashion"):
-        sections["images_fashion"] = fashion_table(args, work)
+        sections[f"images_fashion{args.suffix}"] = fashion_table(args, work)
     if args.only in (None, "stacked") and args.stacked_recipes:
-        sections["images_stacked"] = stacked_table(args, work)
+        sections[f"images_stacked{args.suffix}"] = stacked_table(args, work)
     for name, table in sections.items():
         text = f"{machine_line()}\n\n    {command}\n\n{table}\n"
         print(text)
