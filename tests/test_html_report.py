@@ -321,10 +321,13 @@ def test_the_report_command(tmp_path, monkeypatch, capsys):
 
 
 EXPERIMENT_MODULE = '''
+import time
+
 from ganlab.experiments import Experiment, Result
 
 
 def run(params, out, size):
+    time.sleep(0.25)
     (out / "fig.png").write_bytes(FIGURE)
     return Result({"x": params["x"]}, "x < 2 as claimed", params["x"] < 2, (out / "fig.png",))
 
@@ -347,6 +350,7 @@ def test_the_experiment_command_writes_index_html(tmp_path, monkeypatch, capsys)
     page = (tmp_path / "out" / "index.html").read_text()
     assert "x &lt; 2 as claimed" in page and '<span class="badge held">held</span>' in page
     assert re.search(r"<th>x</th><td class=\"num\">1.5</td>", page) and data_uris(page) == [RED]
+    assert 0.25 <= json.loads((tmp_path / "out" / "result.json").read_text())["wall_seconds"] < 30  # the run's time
 
 
 def test_train_writes_report_html_and_prints_its_path_last(tmp_path, capsys):

@@ -5,7 +5,11 @@ mixture's mean and variance), and for the others a brute-force grid search over 
 by Nelder-Mead, of divergences written independently of ganlab's quadrature: Gauss-Legendre expectations
 (reverse KL = -H(q) - E_q log p, JSD, Neyman = E_q[q/p] - 1), the quantile form of W1, and for TV local
 optimality under ganlab's adaptive quadrature (``divergences.divergence``). The smoke run's trained fits
-must land within its margin (0.15) of the optimum.
+must land within its margin (0.15) of the optimum. The pieces that decide which fits are compared and how
+they are read: f'' > 0 (``strictly_convex``: false for TV alone), Jeffrey's log-ratio critic (its T and
+f*(T) against T* = f'(e^v) and the table's Lambert-W conjugate), the sigma interval where D_f is finite
+(against quadrature on growing intervals), the critic's gap for an exact and a constant critic, and the
+extent of a sublevel set against its closed form for forward KL.
 """
 
 from __future__ import annotations
@@ -18,12 +22,29 @@ import pytest
 import scipy.optimize
 import scipy.special
 import scipy.stats
+import torch
 
 from ganlab.cli import main
 from ganlab.data.toy import mixture_1d
-from ganlab.divergences import DIVERGENCES, divergence
+from ganlab.divergences import DIVERGENCES, FDivergence, divergence
 from ganlab.experiments import get_experiment
-from ganlab.experiments.mode_seeking import EXPERIMENT, Fit, exact_value, optimal_gaussian, train_gaussian
+from ganlab.experiments.mode_seeking import (
+    EXPERIMENT,
+    critic_gap,
+    log_ratio_jeffrey,
+    strictly_convex,
+    train_gaussian,
+    training_objective,
+)
+from ganlab.experiments.mode_seeking_optimum import (
+    Fit,
+    exact_value,
+    finite_sigma_range,
+    objective_on_grid,
+    optimal_gaussian,
+    sublevel_extent,
+    tail_exponent,
+)
 
 W, M, S = np.array([0.6, 0.4]), np.array([-1.5, 1.5]), np.array([0.6, 0.6])
 DATA = mixture_1d(weights=W.tolist(), means=M.tolist(), stds=S.tolist())
@@ -164,7 +185,11 @@ def test_smoke_trains_to_the_optimum_within_its_margin(smoke):
         rec = numbers["divergences"][name]
         assert abs(rec["trained"]["mean"] - rec["optimum"]["mean"]) <= 0.15
         assert abs(rec["trained"]["std"] - rec["optimum"]["std"]) <= 0.15
-        assert rec["within_margin"] is True and rec["counted"] is True
+        assert rec["within_margin"] is True and rec["counted"] is True and rec["strictly_convex"] is True
+        # the critic's bound falls short of D by a little (a variational lower bound), and the set within that
+        # shortfall of the minimum is reported
+        assert 0.0 <= rec["critic_gap"] <= 0.1
+        assert rec["flat_extent"]["mean"] >= 0.0 and rec["flat_extent"]["std"] >= 0.0
     assert result.passed is True
     assert "1.587" in result.verdict and "2 of 2 counted" in result.verdict
     json.dumps(numbers)  # JSON-serializable
@@ -208,8 +233,6 @@ def test_tv_optimum_is_a_local_minimum_under_adaptive_quadrature():
 
 def test_exact_value_agrees_with_the_trapezoid_rule_on_a_fine_grid():
     x = np.linspace(-30, 30, 600001)
-    from ganlab.experiments.mode_seeking import objective_on_grid
-
     for name in ("tv", "w1"):
         exact = exact_value(name, DATA, -0.7, 1.1, np.linspace(-30, 30, 3001))
         fine = objective_on_grid(name, DATA, np.array([-0.7]), np.array([1.1]), x)[0]
@@ -233,6 +256,17 @@ def test_mixture_parameters_reach_the_optimum_through_the_command_line(tmp_path)
     assert result["figures"] == ["fits.png"]
 
 
+def test_a_start_outside_the_finite_range_moves_inside(tmp_path):
+    # stds 0.2 and 0.9: the default start sqrt(0.2 * 0.9) = 0.42 is below Pearson's wall 0.9 / sqrt(2) = 0.636
+    out = tmp_path / "out"
+    argv = ["experiment", "mode-seeking", "--size", "smoke", "--out", str(out), "--stds=0.2,0.9",
+            "--divergences=pearson", "--steps=5", "--warmup=2", "--batch_size=128"]
+    assert main(argv) == 0
+    pearson = json.loads((out / "result.json").read_text())["numbers"]["divergences"]["pearson"]
+    assert pearson["sigma_range"][0] == pytest.approx(0.9 / math.sqrt(2), abs=1e-12)
+    assert pearson["start"]["std"] == pytest.approx(1.25 * 0.9 / math.sqrt(2), abs=1e-12)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--weights=0.5,0.6"], "weights / means / stds: weights must be non-negative and sum to 1"),
     (["--divergences=kl,kll"], "divergences: unknown name(s) ['kll']"),
@@ -246,8 +280,146 @@ def test_bad_parameters_are_named(tmp_path, capsys, argv, message):
 
 def test_training_is_deterministic_given_the_seed():
     kw = dict(start=Fit(-0.3, 0.6), steps=4, n_critic=2, warmup=2, batch_size=64, width=8)
-    a = train_gaussian(DIVERGENCES["js"], DATA, seed=3, **kw)[1]
+    a, critic = train_gaussian(DIVERGENCES["js"], DATA, seed=3, **kw)[1:]
     b = train_gaussian(DIVERGENCES["js"], DATA, seed=3, **kw)[1]
     c = train_gaussian(DIVERGENCES["js"], DATA, seed=4, **kw)[1]
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+# ------------------------------------------------------------------ which fits are compared, and how they are read
+def test_only_tv_is_not_strictly_convex():
+    assert [name for name, div in DIVERGENCES.items() if not strictly_convex(div)] == ["tv"]
+    u = torch.logspace(-3, 3, 61, dtype=torch.float64)
+    # f'' in closed form for two of them: KL 1/u, Neyman 2/u^3 (both > 0 on the grid)
+    for name, second in (("kl", 1 / u), ("neyman", 2 / u**3)):
+        v = u.clone().requires_grad_(True)
+        (d1,) = torch.autograd.grad(DIVERGENCES[name].f(v).sum(), v, create_graph=True)
+        (d2,) = torch.autograd.grad(d1.sum(), v)
+        torch.testing.assert_close(d2, second, rtol=1e-8, atol=0)
+    # a piecewise-linear f with its kink off the grid: f'' = 0 everywhere on it
+    hinge = FDivergence(**{**DIVERGENCES["tv"].__dict__, "f": lambda t: torch.relu(t - 1.05)})
+    assert strictly_convex(hinge) is False
+
+
+def test_log_ratio_jeffrey_has_the_table_conjugate_and_the_same_optimum():
+    table, ratio = DIVERGENCES["jeffrey"], log_ratio_jeffrey()
+    assert training_objective("jeffrey").name == "jeffrey" and training_objective("kl") is DIVERGENCES["kl"]
+    v = torch.linspace(-6.0, 6.0, 121, dtype=torch.float64)
+    # T = f'(e^v) = T* at r = e^v; f*(T) by the table's Lambert-W closed form
+    torch.testing.assert_close(ratio.activation(v), table.optimal_critic(v.exp()), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(ratio.conjugate_activation(v), table.conjugate(ratio.activation(v)),
+                               rtol=1e-9, atol=1e-9)
+    # at v = log(p/q) the bound is D: Jeffrey between N(0, 1) and N(1, 1.5^2) = KL + reverse KL in closed form
+    kl = math.log(1.5) + (1 + 1) / (2 * 1.5**2) - 0.5
+    rkl = -math.log(1.5) + (1.5**2 + 1) / 2 - 0.5
+    z, zw = np.polynomial.hermite_e.hermegauss(120)
+    zw = zw / math.sqrt(2 * math.pi)
+
+    def log_ratio(x):
+        return torch.from_numpy(scipy.stats.norm(0, 1).logpdf(x) - scipy.stats.norm(1, 1.5).logpdf(x))
+
+    bound = float((zw * ratio.activation(log_ratio(z)).numpy()).sum()
+                  - (zw * ratio.conjugate_activation(log_ratio(1 + 1.5 * z)).numpy()).sum())
+    assert abs(bound - (kl + rkl)) <= 1e-10
+
+
+class _Critic(torch.nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x[:, 0].double()).float()
+
+
+def test_critic_gap_of_an_exact_and_a_constant_critic():
+    mu, sd = -0.4, 1.2
+
+    def log_p(x):
+        comps = [math.log(w) - math.log(s) - 0.5 * ((x - m) / s) ** 2 for w, m, s in zip(W, M, S)]
+        return torch.logsumexp(torch.stack(comps), 0) - 0.5 * math.log(2 * math.pi)
+
+    def log_q(x):
+        return -math.log(sd) - 0.5 * ((x - mu) / sd) ** 2 - 0.5 * math.log(2 * math.pi)
+
+    x = np.linspace(-30, 30, 3001)
+    jeffrey = exact_value("jeffrey", DATA, mu, sd, x)
+    exact = _Critic(lambda t: log_p(t) - log_q(t))  # v* = log(p/q) for the log-ratio activation
+    assert abs(critic_gap(log_ratio_jeffrey(), exact, DATA, mu, sd)) <= 1e-5
+    zero = _Critic(torch.zeros_like)
+    # T(0) = 0 and f*(T(0)) = 0: the bound is 0, the gap the divergence itself
+    assert abs(critic_gap(log_ratio_jeffrey(), zero, DATA, mu, sd) - jeffrey) <= 1e-9
+    # KL with the table's g_f(v) = v: E_P 0 - E_Q e^(0 - 1) = -1/e
+    assert abs(critic_gap(DIVERGENCES["kl"], zero, DATA, mu, sd) - (exact_value("kl", DATA, mu, sd, x) + 1 / math.e)) <= 1e-9
+    # W1 with v(x) = x: E_P x - E_Q x = -0.3 - mu; the gap is |W1 - that|
+    w1 = exact_value("w1", DATA, mu, sd, x)
+    assert abs(critic_gap("w1", _Critic(lambda t: t), DATA, mu, sd) - abs(w1 - (-0.3 - mu))) <= 1e-6
+
+
+def test_sublevel_extent_matches_the_closed_form_for_forward_kl():
+    # KL(P || N(mu, s^2)) - KL* = log(s/s*) + (s*^2 + (mu - mu*)^2) / (2 s^2) - 1/2 with (mu*, s*) the moments:
+    # over the set <= eps, |mu - mu*| is largest at s = s* e^eps, where it is s* sqrt(e^(2 eps) - 1); |s - s*| is
+    # largest at mu = mu*, at the roots t of log t + 1/(2 t^2) - 1/2 = eps
+    best, _ = optimal_gaussian("kl", DATA)
+    eps = 0.01
+    d_mu = best.std * math.sqrt(math.exp(2 * eps) - 1)
+
+    def g(t):
+        return math.log(t) + 0.5 / t**2 - 0.5 - eps
+
+    lo, hi = scipy.optimize.brentq(g, 0.5, 1.0), scipy.optimize.brentq(g, 1.0, 2.0)
+    d_sd = best.std * max(1 - lo, hi - 1)
+    got_mu, got_sd = sublevel_extent("kl", DATA, best, eps)
+    assert abs(got_mu - d_mu) <= 0.01 and abs(got_sd - d_sd) <= 0.01
+    with pytest.raises(ValueError, match="epsilon must be a finite number >= 0"):
+        sublevel_extent("kl", DATA, best, -1.0)
+
+
+def test_tv_is_trained_and_reported_but_not_counted(tmp_path):
+    out = tmp_path / "out"
+    argv = ["experiment", "mode-seeking", "--size", "smoke", "--out", str(out), "--divergences=tv",
+            "--steps=10", "--warmup=5", "--batch_size=256"]
+    assert main(argv) == 0
+    result = json.loads((out / "result.json").read_text())
+    tv = result["numbers"]["divergences"]["tv"]
+    assert tv["counted"] is False and tv["strictly_convex"] is False and "f'' = 0" in tv["note"]
+    assert tv["trained"] is not None and tv["critic_gap"] > 0
+    assert "0 of 0 counted" in result["verdict"] and "not counted: tv (f'' = 0" in result["verdict"]
+
+
+def test_finite_sigma_range_is_where_the_quadrature_converges():
+    exponents = {name: (tail_exponent(div, "0"), tail_exponent(div, "inf")) for name, div in DIVERGENCES.items()}
+    assert exponents["neyman"] == (-1.0, 1.0) and exponents["pearson"] == (0.0, 2.0)
+    assert exponents["kl"] == (1.0, 1.0) and exponents["tv"] == (0.0, 1.0)
+    data = mixture_1d(weights=[0.3, 0.7], means=[-1.0, 2.0], stds=[0.5, 0.8])  # the widest component: s = 0.8
+    ranges = {name: finite_sigma_range(div, data) for name, div in DIVERGENCES.items()}
+    assert ranges.pop("neyman") == pytest.approx((0.0, 0.8 * math.sqrt(2)), abs=1e-12)
+    assert ranges.pop("pearson") == pytest.approx((0.8 / math.sqrt(2), math.inf), abs=1e-12)
+    assert ranges.pop("alpha-2") == pytest.approx((0.8 / math.sqrt(2), math.inf), abs=1e-12)
+    assert set(ranges.values()) == {(0.0, math.inf)}
+
+    def tails_grow(name, sigma):
+        # the integrand's dominant term in the tails, in logs: q^2/p (Neyman) or p^2/q (Pearson), at |x| = 100, 200
+        x = np.array([-200.0, -100.0, 100.0, 200.0])
+        log_p = scipy.special.logsumexp([np.log(w) + scipy.stats.norm(m, sd).logpdf(x)
+                                         for w, m, sd in ((0.3, -1.0, 0.5), (0.7, 2.0, 0.8))], axis=0)
+        log_q = scipy.stats.norm(0.5, sigma).logpdf(x)
+        log_f = 2 * log_q - log_p if name == "neyman" else 2 * log_p - log_q
+        return bool(log_f[0] > log_f[1] and log_f[3] > log_f[2])
+
+    hi, lo = 0.8 * math.sqrt(2), 0.8 / math.sqrt(2)
+    assert not tails_grow("neyman", 0.99 * hi) and tails_grow("neyman", 1.01 * hi)
+    assert not tails_grow("pearson", 1.01 * lo) and tails_grow("pearson", 0.99 * lo)
+
+
+def test_training_keeps_sigma_inside_its_range():
+    kw = dict(steps=30, n_critic=1, warmup=2, batch_size=64, width=8, seed=0, g_lr=0.5)
+    # a large step widens q past 0.7 without walls; with walls at 0.5 and 0.7 it presses against 0.7 and stays in
+    free = train_gaussian(DIVERGENCES["neyman"], DATA, start=Fit(-0.3, 0.6), **kw)[1]
+    walled = train_gaussian(DIVERGENCES["neyman"], DATA, start=Fit(-0.3, 0.6), sigma_range=(0.5, 0.7), **kw)[1]
+    assert free[:, 1].max() > 0.75
+    assert walled[:, 1].min() > 0.5 and 0.69 < walled[:, 1].max() < 0.7
+    with pytest.raises(ValueError, match=r"start std 0.9 must lie inside sigma_range \(0.0, 0.8485"):
+        train_gaussian(DIVERGENCES["neyman"], DATA, start=Fit(-0.3, 0.9),
+                       sigma_range=finite_sigma_range(DIVERGENCES["neyman"], DATA), **kw)

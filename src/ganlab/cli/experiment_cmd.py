@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +85,10 @@ def run(args: argparse.Namespace) -> int:
     params = parse_params(exp.params, list(getattr(args, "_extra", [])), exp.name)
     out = Path(args.out) if args.out else Path("runs") / "experiments" / exp.name
     out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
     result = exp.run(params, out, args.size)
     payload = {"experiment": exp.name, "lecture": exp.lecture, "claim": exp.claim, "size": args.size,
+               "wall_seconds": round(time.perf_counter() - t0, 1),
                "params": params, "numbers": result.numbers, "verdict": result.verdict, "passed": result.passed,
                "figures": [str(Path(f).relative_to(out)) if Path(f).is_relative_to(out) else str(f)
                            for f in result.figures]}
