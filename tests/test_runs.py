@@ -163,3 +163,43 @@ def test_sigkill_at_random_moments_never_tears_a_checkpoint(tmp_path):
     assert load_checkpoint(ckpt)[1]["step"] == last_step + 3
     assert not list(ckpt.parent.glob(".last.safetensors.tmp-*"))  # what the kills left was cleaned up
     print(f"{kills} SIGKILLs, {torn_writes} during a checkpoint write, last checkpoint step {last_step}")
+
+
+def test_ctrl_c_under_torchrun_stops_every_process_after_one_step_with_a_checkpoint(tmp_path):
+    """Ctrl-C in a terminal sends SIGINT to the whole process group: torchrun and its two workers. Both workers
+    finish the same step, process 0 checkpoints it and prints the resume line once, no worker prints a traceback
+    (torchrun itself then reports its own SignalException), and the run resumes under torchrun from that step."""
+    import os
+    import socket
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    out = tmp_path / "run"
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
+    args = ["-m", "ganlab", "train", "--out", str(out), "--no-progress", "--log_every=1", "--eval_every=0",
+            "--ckpt_every=0", "--n_critic=1", *TINY]
+    proc = subprocess.Popen([*launch, f"--master_port={free_port()}", *args, "--steps", "100000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until both workers are in the loop
+        metrics = out / "metrics.jsonl"
+        if metrics.is_file() and metrics.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    _, err = proc.communicate(timeout=120)
+    _, meta = load_checkpoint(out / "checkpoints" / "last.safetensors")
+    assert err.count(f"stopped by SIGINT after generator step {meta['step']}") == 1, err[-3000:]
+    assert err.count(f"ganlab train --resume --out {out}") == 1
+    worker_tracebacks = [block for block in err.split("Traceback (most recent call last):")[1:]
+                         if "SignalException" not in block]
+    assert worker_tracebacks == [], err[-3000:]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == meta["step"] >= 3 and meta["world_size"] == 2
+    resumed = subprocess.run([*launch, f"--master_port={free_port()}", *args, "--resume",
+                              "--steps", str(meta["step"] + 2)], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert load_checkpoint(out / "checkpoints" / "last.safetensors")[1]["step"] == meta["step"] + 2
