@@ -33,7 +33,8 @@ def _worker(rank: int, port: int, out: str) -> None:
         world.sync_buffers_(net)
         torch.save({**own, "avg": net[0].weight.grad, "synced_mean": net[1].running_mean,
                     "synced_var": net[1].running_var, "count": net[1].num_batches_tracked,
-                    "any": world.any(rank == 1)}, f"{out}/rank{rank}.pt")
+                    "any": world.any(rank == 1), "scalars": world.mean({"a": 1.0 + rank, "b": 0.1 * rank})},
+                   f"{out}/rank{rank}.pt")
     finally:
         world.close()
 
@@ -48,6 +49,7 @@ def test_gradients_are_averaged_and_buffers_broadcast_from_process_0(tmp_path):
     assert torch.equal(r1["synced_mean"], r0["mean"]) and torch.equal(r0["synced_mean"], r0["mean"])
     assert torch.equal(r0["synced_var"], r1["synced_var"]) and int(r0["count"]) == int(r1["count"]) == 1
     assert r0["any"] is True and r1["any"] is True  # one process's flag stops both
+    assert r0["scalars"] == r1["scalars"] == {"a": 1.5, "b": 0.05}  # logged scalars: the mean over the processes
 
 
 def test_a_single_process_world_is_a_no_op():
@@ -60,6 +62,7 @@ def test_a_single_process_world_is_a_no_op():
     assert torch.equal(grad, net[0].weight.grad) and torch.equal(mean, net[1].running_mean)
     assert world.size == 1 and world.is_main and world.any(True) and not world.any(False)
     assert world.device(torch.device("cuda")) == torch.device("cuda")  # one process keeps a bare cuda
+    assert world.mean({"d_loss": -0.25, "gp": 0.125}) == {"d_loss": -0.25, "gp": 0.125}
 
 
 

@@ -8,7 +8,8 @@ backward the gradients are averaged (below), so every process takes the same opt
 weights stay identical; after each optimizer step the module's floating-point buffers (batch-norm
 running statistics; spectral norm's u, v) are broadcast from process 0, as DistributedDataParallel
 does with `broadcast_buffers=True`, so that they cannot drift apart either. Process 0 writes the run
-folder and evaluates; the effective batch is world_size * batch_size. gloo on CPUs, NCCL on GPUs.
+folder and evaluates; the training scalars it logs (losses, critic gap, penalty) are means over the processes
+(`World.mean`); the effective batch is world_size * batch_size. gloo on CPUs, NCCL on GPUs.
 
 Why not DistributedDataParallel itself: a critic update runs the critic in up to three ways (one
 forward over real and fake, the penalty's forward on the interpolates and its double backward, or
@@ -186,6 +187,16 @@ class World:
         t = torch.tensor([1.0 if flag else 0.0], device=f"cuda:{self.local_rank}" if self.nccl else "cpu")
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item() > 0)
+
+    def mean(self, values: dict[str, float]) -> dict[str, float]:
+        """(1 / N) Σ_r values_r for each key, on every process (one all_reduce in float64; collective: every process
+        passes the same keys). A single process gets its values back."""
+        if self.size == 1:
+            return dict(values)
+        t = torch.tensor(list(values.values()), dtype=torch.float64,
+                         device=f"cuda:{self.local_rank}" if self.nccl else "cpu")
+        dist.all_reduce(t)
+        return dict(zip(values, (t / self.size).tolist()))
 
     def rng_states(self, rngs: dict[str, torch.Generator]) -> dict[str, Tensor]:
         """The other processes' RNG states as `rng.<name>@<rank>` tensors (collective; filled on process 0)."""

@@ -160,10 +160,11 @@ def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], 
                 step = back
                 continue
         if do_log or do_eval or do_ckpt:
-            row: dict[str, Any] = {"step": step, "d_loss": critic_out.d_loss.item(), "g_loss": g_loss.item(),
-                                   "critic_gap": (critic_out.d_real.mean() - critic_out.d_fake.mean()).item()}
+            scalars = {"d_loss": critic_out.d_loss.item(), "g_loss": g_loss.item(),
+                       "critic_gap": (critic_out.d_real.mean() - critic_out.d_fake.mean()).item()}
             if critic_out.gp is not None:
-                row["gp"] = critic_out.gp.item()
+                scalars["gp"] = critic_out.gp.item()
+            row: dict[str, Any] = {"step": step, **world.mean(scalars)}  # under torchrun: the mean over processes
             row["wall_seconds"] = wall_before + time.perf_counter() - t_start
             if do_eval:  # on process 0; the others wait for its verdict
                 failed = False
