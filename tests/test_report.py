@@ -57,3 +57,20 @@ def test_the_figure_follows_the_data_shape(tmp_path):
     assert plot_figure(tmp_path / "c.png", torch.randn(50, 1), torch.randn(50, 1)).is_file()
     with pytest.raises(ValueError, match="no figure for samples of shape \\(5, 3\\)"):
         plot_figure(tmp_path / "d.png", torch.randn(5, 3), torch.randn(5, 3))
+
+
+def test_save_figure_writes_a_png_atomically_and_closes_the_figure(tmp_path):
+    from ganlab.report import pyplot, save_figure
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(2, 1), dpi=50)
+    ax.plot([0, 1], [1, 0])
+    path = save_figure(fig, tmp_path / "f.png", tight=True)
+    assert path == tmp_path / "f.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert fig.number not in plt.get_fignums()
+    fig = plt.figure()
+    fig.savefig = lambda *a, **k: (_ for _ in ()).throw(OSError("disk full"))  # the write fails half-way
+    with pytest.raises(OSError, match="disk full"):
+        save_figure(fig, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and fig.number not in plt.get_fignums()
+    assert [p.name for p in tmp_path.iterdir()] == ["f.png"]  # the old file kept, no temporary file left

@@ -17,7 +17,7 @@ import math
 import os
 import shutil
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ import torch
 from ganlab.files import atomic_write
 
 __all__ = ["critic_surface", "plot_samples", "plot_image_grid", "plot_figure", "plot_curves", "read_metrics",
-           "to_uint8", "image_grid", "write_png_grid", "write_pngs"]
+           "to_uint8", "image_grid", "write_png_grid", "write_pngs", "pyplot", "save_figure"]
 
 
 def pyplot():
@@ -36,6 +36,17 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig: Any, path: str | Path, *, tight: bool = False) -> Path:
+    """Write `fig` to `path` as a PNG, atomically (a crash leaves the old file or the new one), and close it,
+    also when drawing or writing fails; `tight` runs `fig.tight_layout()` first. Returns the path written."""
+    try:
+        if tight:
+            fig.tight_layout()
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        pyplot().close(fig)
 
 
 def _limits(points: np.ndarray, pad: float = 0.15) -> tuple[float, float, float, float]:
@@ -318,9 +329,4 @@ def plot_curves(metrics_path: str | Path, path: str | Path, *, title: str = "") 
         ax.set_visible(False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    try:
-        path = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path, tight=True)

@@ -93,3 +93,14 @@ def test_two_modules_with_one_name_are_refused(with_a_toy_experiment, tmp_path, 
             experiments()
     finally:
         sys.modules.pop("ganlab.experiments.toy_sum_again", None)
+
+
+def test_check_run_names_a_bad_size_and_unknown_parameters():
+    from ganlab.experiments import check_run
+
+    check_run("toy", {"a": 1}, "smoke", {"a": 0, "b": 0})  # a known subset at a known size passes
+    with pytest.raises(ValueError, match=r"^size 'medium': expected one of \['smoke', 'full'\]$"):
+        check_run("toy", {}, "medium", {"a": 0})
+    with pytest.raises(ValueError, match=r"^unknown parameter\(s\) \['c', 'd'\] of experiment 'toy'; "
+                                         r"expected \['a', 'b'\]$"):
+        check_run("toy", {"d": 1, "a": 1, "c": 2}, "full", {"b": 0, "a": 0})

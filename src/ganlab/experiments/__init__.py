@@ -16,12 +16,22 @@ import importlib
 import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
-__all__ = ["SIZES", "Experiment", "Result", "experiments", "get_experiment"]
+__all__ = ["SIZES", "Experiment", "Result", "check_run", "experiments", "get_experiment"]
 
 #: `smoke`: seconds, for tests; `full`: minutes on 2 cores, for the figures in docs/experiments/.
 SIZES: tuple[str, ...] = ("smoke", "full")
+
+
+def check_run(name: str, params: Mapping[str, Any], size: str, known: Iterable[str]) -> None:
+    """What every experiment's `run` checks first: `size` is one of SIZES and no key of `params` lies outside
+    `known` (its parameters); ValueError naming the value and the valid ones otherwise."""
+    if size not in SIZES:
+        raise ValueError(f"size {size!r}: expected one of {list(SIZES)}")
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} of experiment {name!r}; expected {sorted(known)}")
 
 
 @dataclass(frozen=True)

@@ -57,12 +57,11 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.divergences import DIVERGENCES, disjoint_support_divergence, divergence, variational_bound_from_logits
-from ganlab.experiments import SIZES, Experiment, Result
-from ganlab.files import atomic_write
+from ganlab.experiments import Experiment, Result, check_run
 from ganlab.lipschitz import gradient_penalty
 from ganlab.losses import fgan_d_loss, wasserstein_d_loss
 from ganlab.models.mlp import MLPCritic
-from ganlab.report import pyplot
+from ganlab.report import pyplot, save_figure
 from ganlab.transport import wasserstein1
 
 __all__ = ["ParallelLines", "parallel_lines", "smoothed_js", "line_sample", "fit_critic", "bound_and_gradient",
@@ -288,11 +287,7 @@ class _Setup:
 
 
 def _check(params: dict[str, Any], size: str) -> None:
-    if size not in SIZES:
-        raise ValueError(f"size {size!r}: expected one of {list(SIZES)}")
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} of experiment 'disjoint-supports'; expected {sorted(PARAMS)}")
+    check_run(EXPERIMENT.name, params, size, PARAMS)
     thetas = [float(t) for t in params["thetas"]]
     if not thetas or any(not math.isfinite(t) or t == 0.0 for t in thetas):
         raise ValueError(f"thetas={params['thetas']!r}: expected a non-empty list of finite, non-zero numbers")
@@ -368,15 +363,6 @@ def _train_theta(kind: str, noise_std: float, theta0: float, travel: float, st: 
     return path, grad0
 
 
-def _save(fig: Any, path: Path) -> Path:
-    plt = pyplot()
-    try:
-        fig.tight_layout()
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        plt.close(fig)
-
-
 def _figures(out: Path, thetas: list[float], sweep: dict[str, list[float]], paths: dict[str, list[float]],
              noise_std: float) -> tuple[Path, Path]:
     plt = pyplot()
@@ -406,7 +392,7 @@ def _figures(out: Path, thetas: list[float], sweep: dict[str, list[float]], path
     ax2.set(xlabel="θ")
     ax2.set_title("the gradient a generator receives (critic held fixed)", fontsize=9)
     ax2.legend(fontsize=7)
-    f1 = _save(fig, out / "divergences_vs_theta.png")
+    f1 = save_figure(fig, out / "divergences_vs_theta.png", tight=True)
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=90)
     labels = {"w": "Wasserstein (WGAN-GP critic)", "js": "JS (f-GAN critic)",
@@ -418,7 +404,7 @@ def _figures(out: Path, thetas: list[float], sweep: dict[str, list[float]], path
     ax.set(xlabel="θ step (SGD, learning rate decayed linearly to 0)", ylabel="θ")
     ax.set_title("θ trained by each objective from θ0", fontsize=9)
     ax.legend(fontsize=8)
-    f2 = _save(fig, out / "theta_training.png")
+    f2 = save_figure(fig, out / "theta_training.png", tight=True)
     return f1, f2
 
 

@@ -64,13 +64,12 @@ import scipy.stats
 import torch
 
 from ganlab.divergences import DIVERGENCES, FDivergence, divergence, kl_gaussians
-from ganlab.experiments import SIZES, Experiment, Result
+from ganlab.experiments import Experiment, Result, check_run
 from ganlab.experiments.disjoint_supports import parallel_lines
-from ganlab.files import atomic_write
 from ganlab.lipschitz import apply_spectral_norm, clip_weights_, gradient_penalty
 from ganlab.losses import fgan_d_loss, wasserstein_d_loss
 from ganlab.models.mlp import MLPCritic
-from ganlab.report import pyplot
+from ganlab.report import pyplot, save_figure
 from ganlab.transport import wasserstein1
 
 __all__ = [
@@ -241,12 +240,7 @@ def dual_w1_estimate(critic: MLPCritic, x_p: torch.Tensor, x_q: torch.Tensor) ->
 # The experiment
 # ----------------------------------------------------------------------------------------------
 def _params(params: dict[str, Any], size: str) -> dict[str, Any]:
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-    unknown = sorted(set(params) - set(EXPERIMENT.params))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} of divergence-estimation; "
-                         f"expected {sorted(EXPERIMENT.params)}")
+    check_run(EXPERIMENT.name, params, size, EXPERIMENT.params)
     p = {**EXPERIMENT.params, **params}
     for key in ("p_mean", "q_mean", "p_std", "q_std"):
         value = float(p[key])
@@ -318,15 +312,6 @@ def _hierarchy_exact(h: dict[str, list[dict[str, float]]]) -> bool:
     return bool(ok)
 
 
-def _save(fig: Any, path: Path) -> Path:
-    plt = pyplot()
-    try:
-        fig.tight_layout()
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        plt.close(fig)
-
-
 def _figure_bounds(path: Path, table: dict[str, Any], ns: list[int]) -> Path:
     plt = pyplot()
     names = list(table)
@@ -351,7 +336,7 @@ def _figure_bounds(path: Path, table: dict[str, Any], ns: list[int]) -> Path:
     for ax in axes.ravel()[len(names) :]:
         ax.axis("off")
     axes.ravel()[0].legend(fontsize=6)
-    return _save(fig, path)
+    return save_figure(fig, path, tight=True)
 
 
 def _figure_w1(path: Path, w1: dict[str, Any], ns: list[int]) -> Path:
@@ -371,7 +356,7 @@ def _figure_w1(path: Path, w1: dict[str, Any], ns: list[int]) -> Path:
     ax.set_xlabel("n (training samples of each)")
     ax.set_ylabel("W1")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    return _save(fig, path)
+    return save_figure(fig, path, tight=True)
 
 
 def _figure_hierarchy(path: Path, h: dict[str, list[dict[str, float]]]) -> Path:
@@ -396,7 +381,7 @@ def _figure_hierarchy(path: Path, h: dict[str, list[dict[str, float]]]) -> Path:
         ax.set_xlabel("|theta|")
         ax.set_title(title, fontsize=8)
         ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path, tight=True)
 
 
 def run(params: dict[str, Any], out: Path, size: str) -> Result:

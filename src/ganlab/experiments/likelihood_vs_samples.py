@@ -45,10 +45,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganlab.experiments import SIZES, Experiment, Result
-from ganlab.files import atomic_write
+from ganlab.experiments import Experiment, Result, check_run
 from ganlab.metrics.fid import fid_from_features
-from ganlab.report import pyplot
+from ganlab.report import pyplot, save_figure
 
 __all__ = [
     "EXPERIMENT",
@@ -162,12 +161,7 @@ def _quality(samples: torch.Tensor, train: torch.Tensor, test_features: np.ndarr
 # the experiment
 # ----------------------------------------------------------------------------------------------
 def _params(params: dict[str, Any], size: str) -> dict[str, Any]:
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-    unknown = sorted(set(params) - set(EXPERIMENT.params))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} of likelihood-vs-samples; "
-                         f"expected {sorted(EXPERIMENT.params)}")
+    check_run(EXPERIMENT.name, params, size, EXPERIMENT.params)
     p = {**EXPERIMENT.params, **params}
     _check_eps(p["eps"])
     if not 0.0 < float(p["noise_weight"]) < 1.0:
@@ -208,11 +202,7 @@ def _tradeoff_figure(path: Path, sweep: list[dict[str, float]], marks: dict[str,
     axes[1].legend(fontsize=7, loc="upper left")
     axes[0].legend(fontsize=7, loc="lower right")
     fig.suptitle("likelihood and sample quality on the 8x8 digits (test split)", fontsize=10)
-    fig.tight_layout()
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path, tight=True)
 
 
 def run(params: dict[str, Any], out: Path, size: str) -> Result:

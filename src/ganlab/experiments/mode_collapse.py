@@ -70,9 +70,9 @@ import numpy as np
 import scipy.stats
 import torch
 
-from ganlab.experiments import SIZES, Experiment, Result
+from ganlab.experiments import Experiment, Result, check_run
 from ganlab.files import atomic_write
-from ganlab.report import pyplot
+from ganlab.report import pyplot, save_figure
 
 __all__ = ["EXPERIMENT", "coverage", "hopping", "claim_holds", "is_lipschitz", "null_model", "run"]
 
@@ -177,11 +177,7 @@ def is_lipschitz(config: Any) -> bool:
 # the runs
 # ----------------------------------------------------------------------------------------------
 def _params(params: dict[str, Any], size: str) -> dict[str, Any]:
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-    unknown = sorted(set(params) - set(EXPERIMENT.params))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} of mode-collapse; expected {sorted(EXPERIMENT.params)}")
+    check_run(EXPERIMENT.name, params, size, EXPERIMENT.params)
     p = {**EXPERIMENT.params, **params}
     for key in ("steps", "snapshots"):
         if not (isinstance(p[key], int) and p[key] >= 0):
@@ -274,11 +270,7 @@ def _snapshot_figure(path: Path, data: str, runs: list[dict[str, Any]], samples:
                          f"{100 * snap['high_quality']:.0f} %", fontsize=7)
         row[0].set_ylabel(run["recipe"], fontsize=9)
     fig.suptitle(f"{data}: samples over training\n(modes captured, high quality)", fontsize=9)
-    fig.tight_layout()
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path, tight=True)
 
 
 def _curves_figure(path: Path, by_data: dict[str, list[dict[str, Any]]], null: dict[str, dict[str, float]]) -> Path:
@@ -297,11 +289,7 @@ def _curves_figure(path: Path, by_data: dict[str, list[dict[str, Any]]], null: d
         ax.set_ylabel("modes captured")
         ax.set_title(data, fontsize=9)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path, tight=True)
 
 
 def run(params: dict[str, Any], out: Path, size: str) -> Result:

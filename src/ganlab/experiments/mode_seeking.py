@@ -75,7 +75,7 @@ import torch
 
 from ganlab.data.toy import ToyDataset, mixture_1d
 from ganlab.divergences import DIVERGENCES, FDivergence
-from ganlab.experiments import SIZES, Experiment, Result
+from ganlab.experiments import Experiment, Result, check_run
 from ganlab.experiments.mode_seeking_optimum import (
     W1,
     Fit,
@@ -85,11 +85,10 @@ from ganlab.experiments.mode_seeking_optimum import (
     quadrature_grid,
     sublevel_extent,
 )
-from ganlab.files import atomic_write
 from ganlab.lipschitz import gradient_penalty
 from ganlab.losses import fgan_d_loss, fgan_g_loss, wasserstein_d_loss, wasserstein_g_loss
 from ganlab.models.mlp import MLPCritic
-from ganlab.report import pyplot
+from ganlab.report import pyplot, save_figure
 
 __all__ = ["EXPERIMENT", "critic_gap", "log_ratio_jeffrey", "modes_covered", "run", "strictly_convex",
            "train_gaussian", "training_objective"]
@@ -307,11 +306,7 @@ def _positive_int(params: dict[str, Any], key: str, *, zero_ok: bool) -> int:
 
 
 def _params(params: dict[str, Any], size: str) -> dict[str, Any]:
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-    unknown = sorted(set(params) - set(EXPERIMENT.params))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} of mode-seeking; expected {sorted(EXPERIMENT.params)}")
+    check_run(EXPERIMENT.name, params, size, EXPERIMENT.params)
     p = {**EXPERIMENT.params, **params}
     try:
         p["data"] = mixture_1d(weights=p["weights"], means=p["means"], stds=p["stds"])
@@ -369,10 +364,7 @@ def _figure(path: Path, data: ToyDataset, names: list[str], minima: dict[str, li
             handles.setdefault(label, h)
     fig.legend(list(handles.values()), list(handles), fontsize=7, loc="upper center", ncol=len(handles))
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.4 * rows)))
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path)
 
 
 def run(params: dict[str, Any], out: Path, size: str) -> Result:

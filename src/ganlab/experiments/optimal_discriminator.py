@@ -40,11 +40,10 @@ import torch
 
 from ganlab.data.toy import ToyDataset, mixture_1d
 from ganlab.divergences import DIVERGENCES, divergence
-from ganlab.experiments import SIZES, Experiment, Result
-from ganlab.files import atomic_write
+from ganlab.experiments import Experiment, Result, check_run
 from ganlab.losses import minimax_d_loss
 from ganlab.models.mlp import MLPCritic
-from ganlab.report import pyplot
+from ganlab.report import pyplot, save_figure
 
 __all__ = ["EXPERIMENT", "optimal_discriminator", "value_by_quadrature", "train_discriminator", "run"]
 
@@ -107,12 +106,7 @@ def _mixture(prefix: str, params: dict[str, Any]) -> ToyDataset:
 
 
 def _params(params: dict[str, Any], size: str) -> dict[str, Any]:
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-    unknown = sorted(set(params) - set(EXPERIMENT.params))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} of optimal-discriminator; "
-                         f"expected {sorted(EXPERIMENT.params)}")
+    check_run(EXPERIMENT.name, params, size, EXPERIMENT.params)
     p = {**EXPERIMENT.params, **params}
     for key in ("steps", "batch_size"):
         if not (isinstance(p[key], int) and p[key] >= 0):
@@ -152,11 +146,7 @@ def _figure(path: Path, xs: np.ndarray, pi_pdf: np.ndarray, p_pdf: np.ndarray, d
     bottom.set_xlim(shown.min(), shown.max())
     bottom.set_ylabel("|D - D*|", fontsize=8)
     bottom.set_xlabel("x (grey: outside the mass region)")
-    fig.tight_layout()
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path, tight=True)
 
 
 def run(params: dict[str, Any], out: Path, size: str) -> Result:

@@ -36,11 +36,10 @@ import torch
 from torch import nn
 
 from ganlab.data.toy import mixture_1d
-from ganlab.experiments import SIZES, Experiment, Result
-from ganlab.files import atomic_write
+from ganlab.experiments import Experiment, Result, check_run
 from ganlab.losses import minimax_d_loss, minimax_g_loss, ns_g_loss
 from ganlab.models.mlp import MLPCritic, MLPGenerator
-from ganlab.report import pyplot
+from ganlab.report import pyplot, save_figure
 
 __all__ = ["EXPERIMENT", "generator_gradient_norms", "run"]
 
@@ -65,11 +64,7 @@ def generator_gradient_norms(generator: nn.Module, critic: nn.Module, z: torch.T
 
 
 def _params(params: dict[str, Any], size: str) -> dict[str, Any]:
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-    unknown = sorted(set(params) - set(EXPERIMENT.params))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} of saturation; expected {sorted(EXPERIMENT.params)}")
+    check_run(EXPERIMENT.name, params, size, EXPERIMENT.params)
     p = {**EXPERIMENT.params, **params}
     if not (isinstance(p["steps"], int) and p["steps"] >= 0):
         raise ValueError(f"steps must be 0 (the size's default) or a positive integer, got {p['steps']!r}")
@@ -106,11 +101,7 @@ def _figure(path: Path, sweep: list[dict[str, float]]) -> Path:
     right.set_xlabel("discriminator steps (generator fixed)")
     right.legend(fontsize=7)
     right.set_title("along D's training", fontsize=9)
-    fig.tight_layout()
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path, tight=True)
 
 
 def run(params: dict[str, Any], out: Path, size: str) -> Result:

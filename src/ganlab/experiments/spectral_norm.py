@@ -58,13 +58,12 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.data.toy import get_toy_dataset
-from ganlab.experiments import SIZES, Experiment, Result
+from ganlab.experiments import Experiment, Result, check_run
 from ganlab.experiments.disjoint_supports import fit_critic
-from ganlab.files import atomic_write
 from ganlab.lipschitz import SpectralNorm, apply_spectral_norm, interpolate, power_iteration
 from ganlab.losses import wasserstein_d_loss
 from ganlab.models.mlp import MLPCritic
-from ganlab.report import pyplot
+from ganlab.report import pyplot, save_figure
 
 __all__ = ["EXPERIMENT", "PARAMS", "power_iteration_errors", "lipschitz_measured", "spectral_product", "run"]
 
@@ -198,14 +197,6 @@ def _track_persistent_u(critic: MLPCritic, sample: Any, b: _Budget, lr: float, g
 # =========================================================================== figures
 
 
-def _save(fig: Any, path: Path) -> Path:
-    try:
-        fig.tight_layout()
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        pyplot().close(fig)
-
-
 def _figures(out: Path, n_iters: list[int], pi: dict[str, dict[str, Any]], rho: float, track: dict[str, Any],
              bounds: dict[str, dict[str, float]]) -> tuple[Path, Path, Path]:
     plt = pyplot()
@@ -219,7 +210,7 @@ def _figures(out: Path, n_iters: list[int], pi: dict[str, dict[str, Any]], rho: 
     ax.set(xlabel="power iterations n", ylabel="(σ - σ̂_n) / σ", ylim=(floor / 2, 1.5))
     ax.set_title("power iteration against the SVD (float64)", fontsize=9)
     ax.legend(fontsize=6)
-    f1 = _save(fig, out / "power_iteration_error.png")
+    f1 = save_figure(fig, out / "power_iteration_error.png", tight=True)
 
     fig, ax = plt.subplots(figsize=(6.5, 4), dpi=90)
     rounding = 1e-9  # u, v are float32 buffers: |error| below ~1e-8 is their rounding
@@ -230,7 +221,7 @@ def _figures(out: Path, n_iters: list[int], pi: dict[str, dict[str, Any]], rho: 
     ax.set(xlabel="training step", ylabel="|σ - u^T W v| / σ (floor 1e-9)")
     ax.set_title("one power iteration per step while the critic trains", fontsize=9)
     ax.legend(fontsize=6, ncol=2)
-    f2 = _save(fig, out / "persistent_u.png")
+    f2 = save_figure(fig, out / "persistent_u.png", tight=True)
 
     fig, ax = plt.subplots(figsize=(6.5, 4), dpi=90)
     names = list(bounds)
@@ -242,7 +233,7 @@ def _figures(out: Path, n_iters: list[int], pi: dict[str, dict[str, Any]], rho: 
     ax.set_xticks(xs, names, fontsize=8)
     ax.set_title("the product of spectral norms bounds the critic's Lipschitz constant", fontsize=9)
     ax.legend(fontsize=7)
-    f3 = _save(fig, out / "lipschitz_bound.png")
+    f3 = save_figure(fig, out / "lipschitz_bound.png", tight=True)
     return f1, f2, f3
 
 
@@ -250,11 +241,7 @@ def _figures(out: Path, n_iters: list[int], pi: dict[str, dict[str, Any]], rho: 
 
 
 def _check(params: dict[str, Any], size: str) -> None:
-    if size not in SIZES:
-        raise ValueError(f"size {size!r}: expected one of {list(SIZES)}")
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} of experiment 'spectral-norm'; expected {sorted(PARAMS)}")
+    check_run(EXPERIMENT.name, params, size, PARAMS)
     n_iters = params["n_iters"]
     if not n_iters or any(int(n) != n or int(n) < 1 for n in n_iters) or list(n_iters) != sorted(set(n_iters)):
         raise ValueError(f"n_iters={n_iters!r}: expected increasing integers >= 1")

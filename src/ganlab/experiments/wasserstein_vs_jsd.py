@@ -62,7 +62,7 @@ from ganlab.config import TrainConfig
 from ganlab.data.toy import TOY_DATASETS, get_toy_dataset
 from ganlab.distributed import World
 from ganlab.divergences import DIVERGENCES, variational_bound_from_logits
-from ganlab.experiments import SIZES, Experiment, Result
+from ganlab.experiments import Experiment, Result, check_run
 from ganlab.experiments.disjoint_supports import fit_critic
 from ganlab.files import atomic_write
 from ganlab.metrics.modes import w1_to_data
@@ -103,12 +103,7 @@ PARAMS: dict[str, Any] = {
 
 
 def _check(params: dict[str, Any], size: str) -> None:
-    if size not in SIZES:
-        raise ValueError(f"size {size!r}: expected one of {list(SIZES)}")
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} of experiment 'wasserstein-vs-jsd'; "
-                         f"expected {sorted(PARAMS)}")
+    check_run(EXPERIMENT.name, params, size, PARAMS)
     two_d = [n for n in TOY_DATASETS if get_toy_dataset(n).dim == 2 and n != "parallel-lines"]
     if params["dataset"] not in two_d:
         raise ValueError(f"dataset={params['dataset']!r}: expected a 2-D toy data set, one of {two_d}")

@@ -62,13 +62,12 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.data.toy import ToyDataset, get_toy_dataset
-from ganlab.experiments import SIZES, Experiment, Result
-from ganlab.files import atomic_write
+from ganlab.experiments import Experiment, Result, check_run
 from ganlab.lipschitz import clip_weights_, gradient_penalty, interpolate
 from ganlab.losses import wasserstein_d_loss
 from ganlab.models.mlp import MLPCritic
 from ganlab.report import critic_surface
-from ganlab.report import pyplot
+from ganlab.report import pyplot, save_figure
 from ganlab.transport import wasserstein1
 
 __all__ = ["EXPERIMENT", "PARAMS", "layer_gradient_norms", "fraction_at_extremes", "kr_fraction_of_w1", "run"]
@@ -214,14 +213,6 @@ def _train(critic: MLPCritic, data: ToyDataset, clip_value: float | None, steps:
 # =========================================================================== figures
 
 
-def _save(fig: Any, path: Path) -> Path:
-    try:
-        fig.tight_layout()
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        pyplot().close(fig)
-
-
 def _label(clip_value: float | None) -> str:
     return "gradient penalty" if clip_value is None else f"weight clipping c = {clip_value:g}"
 
@@ -236,7 +227,7 @@ def _figures(out: Path, deep: dict[str, dict[str, Any]], critics: dict[str, MLPC
     ax.set(xlabel="hidden layer l (1 = nearest the input)", ylabel="||dL/da_l|| (log scale)")
     ax.set_title("deep critics on swissroll: gradient norm per layer", fontsize=9)
     ax.legend(fontsize=7)
-    f1 = _save(fig, out / "gradient_norms.png")
+    f1 = save_figure(fig, out / "gradient_norms.png", tight=True)
 
     fig, axes = plt.subplots(1, len(critics), figsize=(3.2 * len(critics), 2.8), dpi=90, squeeze=False)
     for ax, (key, critic) in zip(axes[0], critics.items()):
@@ -246,7 +237,7 @@ def _figures(out: Path, deep: dict[str, dict[str, Any]], critics: dict[str, MLPC
         ax.set_xlabel("weight", fontsize=7)
         ax.locator_params(axis="x", nbins=5)
         ax.tick_params(labelsize=6)
-    f2 = _save(fig, out / "weight_histograms.png")
+    f2 = save_figure(fig, out / "weight_histograms.png", tight=True)
 
     rows = list(surfaces)
     fig, axes = plt.subplots(len(rows), 2, figsize=(7, 3.4 * len(rows)), dpi=90, squeeze=False)
@@ -263,7 +254,7 @@ def _figures(out: Path, deep: dict[str, dict[str, Any]], critics: dict[str, MLPC
             ax.set_title(f"{name}, {rec['label']}: KR/W1 = {rec['kr_fraction']:.2f}", fontsize=8)
             ax.set(xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), aspect="equal")
             ax.tick_params(labelsize=6)
-    f3 = _save(fig, out / "critic_surfaces.png")
+    f3 = save_figure(fig, out / "critic_surfaces.png", tight=True)
     return f1, f2, f3
 
 
@@ -271,11 +262,7 @@ def _figures(out: Path, deep: dict[str, dict[str, Any]], critics: dict[str, MLPC
 
 
 def _check(params: dict[str, Any], size: str) -> None:
-    if size not in SIZES:
-        raise ValueError(f"size {size!r}: expected one of {list(SIZES)}")
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} of experiment 'weight-clipping'; expected {sorted(PARAMS)}")
+    check_run(EXPERIMENT.name, params, size, PARAMS)
     clips = [float(c) for c in params["clip_values"]]
     if not clips or any(not (math.isfinite(c) and c > 0) for c in clips):
         raise ValueError(f"clip_values={params['clip_values']!r}: expected a non-empty list of finite numbers > 0")
