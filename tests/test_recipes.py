@@ -30,6 +30,10 @@ PAPER = {
                 gp_weight=0.0, clip_value=None, spectral_norm=False),
     "nsgan": dict(loss="ns", n_critic=1, optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
                   gp_weight=0.0, clip_value=None, spectral_norm=False),
+    # Lin et al. 2018 (PacGAN), PacDCGAN2: the non-saturating GAN whose discriminator reads 2 samples at once,
+    # DCGAN's Adam (lr 2e-4, beta1 0.5).
+    "pacgan": dict(loss="ns", n_critic=1, pack=2, optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
+                   gp_weight=0.0, clip_value=None, spectral_norm=False),
     # Miyato et al. 2018, Table 1 setting C, standard (non-saturating) objective, SN on the critic.
     "sngan": dict(loss="ns", spectral_norm=True, optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
                   n_critic=1, gp_weight=0.0, clip_value=None),

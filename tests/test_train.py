@@ -113,9 +113,55 @@ def _reference_wgan(config, steps):
     return G, D
 
 
-def _assert_checkpoint_equals(path, G_ref, D_ref, config):
+def _reference_pacgan_wgan_gp(config, steps):
+    """WGAN-GP with a PacGAN critic, written as the two papers read, in float64: k consecutive samples joined
+    along the features by hand (torch.cat of every k-th row), separate forwards for real, fake and
+    interpolates, one ε per packed input, the gradient norm over the whole packed input, plain SGD. The
+    critic is initialized as ganlab builds it: the unpacked networks first, then the critic for k·2 inputs."""
+    dataset = get_toy_dataset(config.data)
+    seeds = stream_seeds(config.seed)
+    f, k = model_fields(config), config.pack
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seeds["init"])
+        G = MLPGenerator(f.latent_dim, 2, width=f.g_width, depth=f.g_depth, activation=nn.ReLU).double()
+        MLPCritic(2, width=f.d_width, depth=f.d_depth, activation=nn.ReLU)
+        MLPGenerator(f.latent_dim, 2 * k, width=f.g_width, depth=f.g_depth, activation=nn.ReLU)
+        D = MLPCritic(2 * k, width=f.d_width, depth=f.d_depth, activation=nn.ReLU).double()
+
+    def pack(x):  # (k·m, 2) -> (m, 2k): row i holds samples i·k, ..., i·k + k - 1
+        return torch.cat([x[j::k] for j in range(k)], dim=1)
+
+    opt_g = torch.optim.SGD(G.parameters(), lr=config.lr_g)
+    opt_d = torch.optim.SGD(D.parameters(), lr=config.lr_d)
+    g_data = torch.Generator().manual_seed(seeds["data"])
+    g_latent = torch.Generator().manual_seed(seeds["latent"])
+    g_pen = torch.Generator().manual_seed(seeds["penalty"])
+    m, nc, lam = config.batch_size, config.n_critic, config.gp_weight
+    n = k * m  # samples per update
+    for _ in range(steps):
+        real_all = dataset.sample(nc * n, generator=g_data, dtype=torch.float64)
+        z_all = torch.randn(nc * n, f.latent_dim, generator=g_latent).double()
+        for i in range(nc):
+            real = pack(real_all[i * n:(i + 1) * n])
+            fake = pack(G(z_all[i * n:(i + 1) * n]).detach())
+            eps = torch.rand(m, generator=g_pen).double()[:, None]
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+            loss = D(fake).mean() - D(real).mean() + lam * ((grad.norm(dim=1) - 1) ** 2).mean()
+            opt_d.zero_grad()
+            loss.backward()
+            opt_d.step()
+        z = torch.randn(n, f.latent_dim, generator=g_latent).double()
+        g_loss = -D(pack(G(z))).mean()
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+    return G, D
+
+
+def _assert_checkpoint_equals(path, G_ref, D_ref, config, *, critic_prefix="critic"):
     tensors, _ = load_checkpoint(path)
-    for prefix, ref in (("generator", G_ref), ("critic", D_ref)):
+    for prefix, ref in (("generator", G_ref), (critic_prefix, D_ref)):
         for name, p in ref.state_dict().items():
             torch.testing.assert_close(tensors[f"{prefix}.{name}"].double(), p, atol=1e-6, rtol=0, msg=name)
     # and the parameters did move, so the comparison is not vacuous
@@ -146,6 +192,17 @@ def test_loop_equals_textbook_wgan_gp(tmp_path, monkeypatch, closed_form):
     assert len(calls) == (9 if closed_form else 0)  # 3 steps x n_critic 3
     _assert_checkpoint_equals(tmp_path / "run" / "checkpoints" / "last.safetensors",
                               *_reference_wgan_gp(config, steps=3), config)
+
+
+def test_loop_equals_textbook_pacgan_with_gradient_penalty(tmp_path, monkeypatch):
+    """Three generator steps of `train` with --pack=3 (a `Packed` critic: the penalty's ε per packed input and its
+    norm over the packed input) land on a plain float64 PacGAN + WGAN-GP loop that packs by hand."""
+    monkeypatch.setattr(build_mod, "_optimizer", lambda config, params, lr: torch.optim.SGD(params, lr=lr))
+    config = _config(tmp_path, "--steps=3", "--n_critic=2", "--lr_d=1e-2", "--lr_g=1e-2", "--gp_weight=10",
+                     "--pack=3", "--batch_size=8", "--eval_samples=48")
+    train(config, progress=False)
+    _assert_checkpoint_equals(tmp_path / "run" / "checkpoints" / "last.safetensors",
+                              *_reference_pacgan_wgan_gp(config, steps=3), config, critic_prefix="critic.critic")
 
 
 def test_loop_equals_textbook_wgan_with_weight_clipping(tmp_path, monkeypatch):

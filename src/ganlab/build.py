@@ -35,6 +35,7 @@ from ganlab.lipschitz import Lipschitz
 from ganlab.losses import OBJECTIVES, Objective
 from ganlab.models import MODELS
 from ganlab.models.mlp_backward import closed_form_layers
+from ganlab.models.pack import Packed, packed_shape
 from ganlab.recipes import RECIPES
 
 __all__ = ["Setup", "build", "eval_latents", "model_family", "model_fields", "stream_seeds", "resolve_device"]
@@ -204,6 +205,9 @@ def build(config: TrainConfig, *, device: torch.device | str | None = None, rank
     with torch.random.fork_rng(devices=[]):  # initialization from its own seed; the global RNG untouched
         torch.manual_seed(seeds["init"])
         generator, critic = MODELS[config.model_family].build(fields, dataset.shape)
+        if config.pack > 1:  # PacGAN: the critic reads k samples concatenated (its twin generator is dropped)
+            critic = Packed(MODELS[config.model_family].build(fields, packed_shape(dataset.shape, config.pack))[1],
+                            config.pack)
         lipschitz.reparametrize_(critic, generator=torch.Generator().manual_seed(seeds["init"] + 1))
     _check_batch_dependence(critic, lipschitz)
     generator.to(device)

@@ -87,7 +87,10 @@ class TrainConfig:
         steps: number of generator updates.
         seed: seeds model initialization and the data, latent and penalty generators.
         out: run folder; "" means `runs/<recipe>-<data>-s<seed>`.
-        batch_size: m, samples per critic or generator update (per process).
+        batch_size: m, critic inputs per critic or generator update (per process): m samples, or with pack k,
+            m packed inputs of k samples each (k·m samples drawn).
+        pack: k, samples the critic judges at once, concatenated along channels (images) or features (vectors):
+            PacGAN (Lin et al. 2018, arXiv:1712.04086; `ganlab.models.pack`); 1 = an ordinary critic.
     Objective:
         loss: an objective of `ganlab.losses.OBJECTIVES` ("minimax", "ns", "wasserstein", "fgan", "hinge").
         divergence: f-divergence name for loss="fgan" (`ganlab.divergences.DIVERGENCES`).
@@ -132,6 +135,7 @@ class TrainConfig:
     seed: int = 0
     out: str = ""
     batch_size: int = 256
+    pack: int = 1
     # objective
     loss: str = "wasserstein"
     divergence: str = "js"
@@ -242,10 +246,12 @@ def _validate(c: TrainConfig) -> None:
         _need(bool(getattr(c, name)), name, getattr(c, name), "a name")
     _need(isinstance(c.model_family, str) and bool(c.model_family), "model.family", c.model_family,
           "a model family name")
-    for name in ("steps", "batch_size", "n_critic", "log_every", "eval_samples", "max_rollbacks"):
+    for name in ("steps", "batch_size", "pack", "n_critic", "log_every", "eval_samples", "max_rollbacks"):
         _need(getattr(c, name) >= 1, name, getattr(c, name), "an integer >= 1")
     for name in ("eval_every", "ckpt_every", "threads", "seed"):
         _need(getattr(c, name) >= 0, name, getattr(c, name), "an integer >= 0")
+    _need(c.eval_samples % c.pack == 0, "eval_samples", c.eval_samples,
+          f"a multiple of pack = {c.pack} (the critic's estimate at evaluation reads the samples in packs)")
     _need(math.isfinite(c.time_limit) and c.time_limit >= 0, "time_limit", c.time_limit,
           "a finite number of seconds >= 0 (0 = no limit)")
     _need(math.isfinite(c.gp_weight) and c.gp_weight >= 0, "gp_weight", c.gp_weight,

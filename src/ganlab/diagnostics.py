@@ -54,6 +54,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganlab.build import Setup
+from ganlab.models.pack import packing_of
 
 __all__ = [
     "Finding",
@@ -182,15 +183,19 @@ def saturation_probe(generator: nn.Module, critic: nn.Module, z: Tensor) -> tupl
 
 
 def interpolate_grad_norm(critic: nn.Module, real: Tensor, fake: Tensor, eps: Tensor) -> float:
-    """E ‖∇_x̂ f(x̂)‖₂ at x̂ = ε x + (1 − ε) x̃, WGAN-GP's interpolates (the norm over all but the batch axis).
+    """E ‖∇_x̂ f(x̂)‖₂ at x̂ = ε x + (1 − ε) x̃, WGAN-GP's interpolates (the norm over all but the batch axis, per
+    critic output: over the k samples of a packed input, `ganlab.models.pack`).
 
-    Shapes: real, fake (P, *shape); eps (P,) in [0, 1]. Float64 mean.
+    Shapes: real, fake (P, *shape); eps (P,) in [0, 1] (a packed critic's k samples take one ε, the first of
+    theirs). Float64 mean.
     Reference: lecture 001_b56ff7e156eb3bba.txt, "Wasserstein GAN with Gradient Penalty" (Gradient penalty).
     """
-    e = eps.reshape(-1, *([1] * (real.ndim - 1))).to(real)
+    k = packing_of(critic)
+    e = eps[::k].repeat_interleave(k).reshape(-1, *([1] * (real.ndim - 1))).to(real)
     x_hat = (e * real + (1 - e) * fake).detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat)
-    return float(grad.flatten(1).double().norm(dim=1).mean())
+    out = critic(x_hat)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat)
+    return float(grad.reshape(out.shape[0], -1).double().norm(dim=1).mean())
 
 
 def clip_fraction(critic: nn.Module, clip_value: float, *, near: float = CLIP_NEAR) -> float:
@@ -262,7 +267,7 @@ class Diagnostics:
         self._band_reached = False
         self._real_diversity: float | None = None
         g = torch.Generator().manual_seed(setup.seeds["eval"] + 1)  # not the run's streams: those stay untouched
-        p = min(PROBE_N, setup.config.batch_size)
+        p = min(PROBE_N, setup.config.batch_size) * setup.config.pack  # probe points: whole packs
         self._z = torch.randn(p, setup.latent_dim, generator=g).to(setup.device)
         self._real = setup.dataset.sample(p, generator=g).to(setup.device)
         self._eps = torch.rand(p, generator=g).to(setup.device)

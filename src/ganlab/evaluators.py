@@ -38,6 +38,7 @@ from ganlab.metrics.fid import feature_statistics, fid_from_stats
 from ganlab.metrics.inception_score import inception_score
 from ganlab.metrics.kid import kid
 from ganlab.metrics.modes import mode_metrics, w1_to_data
+from ganlab.models.pack import packing_of
 from ganlab.report import plot_figure
 
 __all__ = ["Evaluator", "SampleEvaluator", "ToyEvaluator", "ImageEvaluator", "StackedMNISTEvaluator",
@@ -65,9 +66,11 @@ class Evaluator(Protocol):
 
 
 def _batched_mean(critic: nn.Module, x: Tensor, batch_size: int = 4096) -> float:
-    """The mean of critic(x) over all rows of x, in batches (memory bounded for 26 000 images)."""
-    total = sum(float(critic(b).double().sum()) for b in x.split(batch_size))
-    return total / x.shape[0]
+    """The mean of critic(x) over all its outputs, x read in batches (memory bounded for 26 000 images); a packed
+    critic (`ganlab.models.pack`) reads batches of a multiple of its k samples and gives one output per k."""
+    k = packing_of(critic)
+    total = sum(float(critic(b).double().sum()) for b in x.split(batch_size * k))
+    return total / (x.shape[0] // k)
 
 
 class SampleEvaluator:
@@ -134,9 +137,11 @@ class ToyEvaluator(SampleEvaluator):
         return {**metrics, **estimate}, samples
 
     def figure(self, path: Path, samples: Tensor, critic: nn.Module, *, title: str) -> Path:
-        """Samples over 2500 (at most N) real points drawn with seed 0, with the critic's values."""
+        """Samples over 2500 (at most N) real points drawn with seed 0, with the critic's values (none for a
+        packed critic, whose value belongs to k points at once)."""
         real = self.dataset.sample(min(2500, samples.shape[0]), generator=torch.Generator().manual_seed(0))
-        return plot_figure(path, samples, real, critic=critic, title=title, modes=self.dataset.modes)
+        return plot_figure(path, samples, real, critic=critic if packing_of(critic) == 1 else None, title=title,
+                           modes=self.dataset.modes)
 
 
 @torch.no_grad()

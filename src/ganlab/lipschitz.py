@@ -70,8 +70,9 @@ def interpolate(
     *,
     t: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    pack: int = 1,
 ) -> torch.Tensor:
-    """x_hat = t·real + (1 - t)·fake,  t ~ U[0, 1] drawn once per sample.
+    """x_hat = t·real + (1 - t)·fake,  t ~ U[0, 1] drawn once per sample (once per packed input).
 
     Args:
         real: real samples, (N, ...) (points (N, D), images (N, C, H, W), any shape).
@@ -79,6 +80,9 @@ def interpolate(
         t: optional mixing weights in [0, 1], shape (N,) or (N, 1, ..., 1); drawn when None.
         generator: torch.Generator for t (any device; t is drawn there, then moved), for
             reproducible penalties.
+        pack: k, samples per critic input (PacGAN, `ganlab.models.pack`): one t is drawn for each k
+            consecutive rows, so that x_hat packs to a point on the segment between the packed real and
+            packed fake inputs. N must be a multiple of k. Ignored when t is given.
 
     Returns:
         x_hat, (N, ...): one point on each segment [fake_i, real_i]; t_i is broadcast over all
@@ -98,8 +102,10 @@ def interpolate(
     n = real.shape[0]
     bshape = (n,) + (1,) * (real.ndim - 1)
     if t is None:
-        t = torch.rand(n, generator=generator, device=_draw_device(generator, real), dtype=real.dtype)
-        t = t.to(real.device)
+        if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1 or n % pack:
+            raise ValueError(f"pack must be an integer >= 1 that divides the batch of {n}, got {pack!r}")
+        t = torch.rand(n // pack, generator=generator, device=_draw_device(generator, real), dtype=real.dtype)
+        t = t.to(real.device).repeat_interleave(pack)
     else:
         if not isinstance(t, torch.Tensor):
             raise ValueError(f"t must be a tensor of shape ({n},), got {type(t).__name__}")
@@ -118,21 +124,24 @@ def penalty_from_outputs(
     *,
     gp_weight: float = 10.0,
     one_sided: bool = False,
+    pack: int = 1,
 ) -> torch.Tensor:
     """GP = λ · E_i (‖∇_x f(x_hat_i)‖₂ - 1)²   (one-sided: λ · E_i max(0, ‖∇_x f(x_hat_i)‖₂ - 1)²).
 
-    The norm is taken per sample, over all non-batch dimensions of x_hat_i (never over the batch,
-    never per pixel). The gradient is built with ``create_graph=True`` so the penalty trains the
+    The norm is taken per critic output, over all non-batch dimensions of x_hat_i (never over the batch,
+    never per pixel); with pack = k one output reads k consecutive rows of x_hat (PacGAN), and its norm is
+    over all k of them, the gradient of the packed critic w.r.t. its packed input. The gradient is built with ``create_graph=True`` so the penalty trains the
     critic (double backpropagation).
 
     Args:
         x_hat: the points the critic was evaluated on, (N, ...), with ``requires_grad=True``; may be
             a slice of a larger batch only if it is the leaf the critic input was built from (see
             the fused pattern below).
-        d_hat: the critic's outputs on x_hat, (N,) or (N, 1).
+        d_hat: the critic's outputs on x_hat, (N / pack,) or (N / pack, 1).
         gp_weight: λ > 0 (10 in WGAN-GP Algorithm 1).
         one_sided: penalize only norms above 1 (the one-sided variant discussed in WGAN-GP Section 4;
             Petzka et al. 2018, arXiv:1709.08894).
+        pack: k, rows of x_hat per critic output (`ganlab.models.pack`; 1 = one sample each).
 
     Returns:
         Scalar tensor.
@@ -155,9 +164,12 @@ def penalty_from_outputs(
         raise ValueError("x_hat must be a tensor with requires_grad=True (the interpolates the critic was run on)")
     if not isinstance(d_hat, torch.Tensor) or not d_hat.requires_grad:
         raise ValueError("d_hat must be the critic's output on x_hat (a tensor that requires grad)")
-    n = x_hat.shape[0]
+    if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1 or x_hat.shape[0] % pack:
+        raise ValueError(f"pack must be an integer >= 1 that divides the {x_hat.shape[0]} rows of x_hat, got {pack!r}")
+    n = x_hat.shape[0] // pack
     if d_hat.ndim == 0 or d_hat.shape[0] != n or d_hat.numel() != n:
-        raise ValueError(f"d_hat must have shape ({n},) or ({n}, 1) to match x_hat, got {tuple(d_hat.shape)}")
+        raise ValueError(f"d_hat must have shape ({n},) or ({n}, 1) to match x_hat"
+                         f"{f' packed by {pack}' if pack > 1 else ''}, got {tuple(d_hat.shape)}")
     (grad,) = torch.autograd.grad(
         outputs=d_hat.sum(), inputs=x_hat, create_graph=True, allow_unused=True, materialize_grads=True
     )
@@ -530,9 +542,9 @@ class Lipschitz:
             apply_spectral_norm(critic, generator=generator)
         return critic
 
-    def penalty(self, x_hat: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
-        """The gradient penalty of `outputs` = f(x_hat) (`penalty_from_outputs`)."""
-        return penalty_from_outputs(x_hat, outputs, gp_weight=self.gp_weight, one_sided=self.one_sided)
+    def penalty(self, x_hat: torch.Tensor, outputs: torch.Tensor, *, pack: int = 1) -> torch.Tensor:
+        """The gradient penalty of `outputs` = f(x_hat) (`penalty_from_outputs`); `pack` rows per output."""
+        return penalty_from_outputs(x_hat, outputs, gp_weight=self.gp_weight, one_sided=self.one_sided, pack=pack)
 
     def constrain_(self, critic: nn.Module) -> None:
         """The projection after a critic step (weight clipping, WGAN Algorithm 1 line 7); in place."""

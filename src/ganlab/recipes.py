@@ -82,6 +82,17 @@ _register(Recipe(
     deviations=_GOODFELLOW_DEV,
 ))
 _register(Recipe(
+    name="pacgan",
+    fields={**_PLAIN, **_DCGAN_ADAM, "loss": "ns", "n_critic": 1, "pack": 2},
+    source="Lin et al. 2018, PacGAN (arXiv:1712.04086): the non-saturating GAN whose discriminator judges "
+           "m = 2 samples concatenated along the channels (PacDCGAN2 of Sec. 4, Table 2), DCGAN's Adam "
+           "(lr 2e-4, beta1 0.5) as in the authors' code (fjxmlzn/PacGAN); lecture 003_74d7f85fefbfef05.txt "
+           "'Main problems of standard GAN' (mode collapse)",
+    deviations="The authors' code (built on DCGAN-tensorflow) takes two generator updates per discriminator "
+               "update; ganlab takes one, as every other recipe. The paper also reports packing degrees 3 and "
+               "4: --pack=3, --pack=4.",
+))
+_register(Recipe(
     name="wgan",
     fields={**_PLAIN, "loss": "wasserstein", "optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5,
             "clip_value": 0.01, "batch_size": 64, "n_critic": 5},

@@ -47,7 +47,8 @@ __all__ = ["CriticOutputs", "autocast", "critic_step", "generator_step", "ema_up
 
 
 class CriticOutputs(NamedTuple):
-    """The values of one critic update: critic outputs on real (m,) and fake (m,), L_D, and the penalty (or None)."""
+    """The values of one critic update: critic outputs on real (m,) and fake (m,) (m critic inputs), L_D, and the
+    penalty (or None)."""
 
     d_real: Tensor
     d_fake: Tensor
@@ -72,12 +73,14 @@ def _for_loss(setup: Setup, d: Tensor) -> Tensor:
 
 
 def critic_step(setup: Setup, real: Tensor, fake: Tensor, world: World) -> CriticOutputs:
-    """One critic update on a real and a fake batch (m, *shape) each; fake carries no graph.
+    """One critic update on a real and a fake batch (k·m, *shape) each (k = config.pack, the samples per critic
+    input); fake carries no graph.
 
     With precision "bf16" the critic's forwards run under autocast; L_D, the penalty (its gradient, norm and
     square) and the returned outputs are float32.
     """
     critic, lip, d_loss_fn = setup.critic, setup.lipschitz, setup.objective.d_loss
+    k = setup.config.pack
     gp = None
     fake = fake.to(real.dtype)  # fakes made under autocast are bfloat16: x̂ and its gradient take the data's dtype
     if setup.closed_form:  # one forward over cat([real, fake, x_hat]), gradients written out
@@ -89,15 +92,15 @@ def critic_step(setup: Setup, real: Tensor, fake: Tensor, world: World) -> Criti
             if setup.critic_batch_norm:  # each batch normalized by its own statistics (DCGAN)
                 d_real, d_fake = critic(real), critic(fake)
             else:
-                d_real, d_fake = critic(torch.cat([real, fake])).split(real.shape[0])  # power iteration runs here
+                d_real, d_fake = critic(torch.cat([real, fake])).split(real.shape[0] // k)  # power iteration here
         d_real, d_fake = _for_loss(setup, d_real), _for_loss(setup, d_fake)
         d_loss = d_loss_fn(d_real, d_fake)
         if lip.gp_weight > 0:
-            x_hat = interpolate(real, fake, generator=setup.rngs["penalty"]).requires_grad_(True)
+            x_hat = interpolate(real, fake, generator=setup.rngs["penalty"], pack=k).requires_grad_(True)
             with lip.power_iteration_frozen(critic):
                 with autocast(setup):
                     d_hat = critic(x_hat)
-                gp = lip.penalty(x_hat, _for_loss(setup, d_hat))  # outside autocast: float32 norm and square
+                gp = lip.penalty(x_hat, _for_loss(setup, d_hat), pack=k)  # outside autocast: float32 norm and square
             d_loss = d_loss + gp
         setup.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()

@@ -82,7 +82,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
 def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], *, resume: bool,
           progress: bool) -> dict[str, Any]:
     config, dataset, rngs = setup.config, setup.dataset, setup.rngs
-    m, n_critic = config.batch_size, config.n_critic
+    m, n_critic = config.batch_size * config.pack, config.n_critic  # samples per update (PacGAN: k per critic input)
     my_rngs = rngs if world.is_main else {f"{k}@{world.rank}": g for k, g in rngs.items()}  # names in checkpoints
     meta = run.start(setup, resume=resume, world_size=world.size, rngs=my_rngs)
     start, wall_before = int(meta["step"]), float(meta.get("wall_seconds", 0.0))

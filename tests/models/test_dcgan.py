@@ -50,7 +50,15 @@ def test_shapes_range_and_stages(side, channels):
     assert c.out.in_features == 4 * 2 ** (n - 1) * s0 * s0
 
 
-@pytest.mark.parametrize("shape", [(3, 32, 16), (2, 32, 32), (4, 16, 16), (3, 4, 4), (1, 6, 6), (1, 7, 7),
+def test_any_channel_count_is_taken():
+    """Grey, RGB, and the k·C channels of a packed critic (PacGAN): the convolutions do not care."""
+    for channels in (2, 4, 6):
+        g, c = build_dcgan(DCGANFields(latent_dim=4, g_width=4, d_width=4), (channels, 16, 16))
+        x = g(torch.zeros(2, 4))
+        assert x.shape == (2, channels, 16, 16) and c(x).shape[0] == 2
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 16), (0, 32, 32), (3, 4, 4), (1, 6, 6), (1, 7, 7),
                                    (1, 9, 9), (32, 32), (3, 32, 32, 1)])
 def test_bad_shapes_named_in_value_error(shape):
     with pytest.raises(ValueError, match=re.escape(str(shape))):

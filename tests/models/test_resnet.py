@@ -58,7 +58,7 @@ def test_shapes_range_and_blocks(side, channels):
     assert c.blocks(x).shape == (3, 8, side // 2 ** m, side // 2 ** m)
 
 
-@pytest.mark.parametrize("shape", [(3, 32, 16), (2, 32, 32), (3, 4, 4), (1, 6, 6), (1, 9, 9), (32, 32),
+@pytest.mark.parametrize("shape", [(3, 32, 16), (0, 32, 32), (3, 4, 4), (1, 6, 6), (1, 9, 9), (32, 32),
                                    (3, 32, 32, 1)])
 def test_bad_shapes_named_in_value_error(shape):
     with pytest.raises(ValueError, match=re.escape(str(shape))):

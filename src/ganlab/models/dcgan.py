@@ -46,7 +46,6 @@ from ganlab.models.mlp import MaskedLeakyReLU
 __all__ = [
     "G_NORMS",
     "D_NORMS",
-    "IMAGE_CHANNELS",
     "square_image_stages",
     "critic_norm",
     "DCGANGenerator",
@@ -61,8 +60,6 @@ G_NORMS: tuple[str, ...] = ("batchnorm", "none")
 #: Critic normalizations; "auto" is resolved by `ganlab.build` (layer norm with a gradient penalty, else
 #: none) and means "none" if it reaches a model.
 D_NORMS: tuple[str, ...] = ("auto", "none", "layernorm", "batchnorm")
-#: Image channels the image families take (grey, RGB).
-IMAGE_CHANNELS: tuple[int, ...] = (1, 3)
 _MIN_SIDE = 4  # the smallest side s0 the stride-2 stages stop at
 
 
@@ -71,16 +68,13 @@ def square_image_stages(data_shape: tuple[int, ...], *, family: str = "dcgan") -
 
     8 → (n, s0) = (1, 4); 16 → (2, 4); 28 → (2, 7); 32 → (3, 4); 64 → (4, 4).
 
-    Raises ValueError naming the shape unless it is (C, S, S) with C in {1, 3} and n >= 1 (S >= 8 and
-    S / 2 an integer >= 4).
+    Raises ValueError naming the shape unless it is (C, S, S) with C >= 1 and n >= 1 (S >= 8 and
+    S / 2 an integer >= 4). Any number of channels: grey and RGB data, and a packed critic's k·C (PacGAN).
     """
     shape = tuple(data_shape)
     if len(shape) != 3 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
         raise ValueError(f"the {family} model family takes images of shape (C, H, W), got data of shape {shape}")
     channels, height, width = shape
-    if channels not in IMAGE_CHANNELS:
-        raise ValueError(f"the {family} model family takes images with C in {list(IMAGE_CHANNELS)} channels, "
-                         f"got data of shape {shape}")
     if height != width:
         raise ValueError(f"the {family} model family takes square images (H == W), got data of shape {shape}")
     n, side = 0, height
