@@ -11,9 +11,10 @@ of `--stacked-recipes` trains for the same budget per seed; 26 000 samples (the 
 labelled channel by channel by the shipped MNIST classifier; modes captured and KL(q || uniform) beside the
 published table (`ganlab.metrics.stacked_mnist.PUBLISHED`).
 
-Sample grids (64 samples of each run's last evaluation) are copied to docs/images/. One run at a time: the
-budget is wall time, so another busy process on the machine means fewer steps (the tables list the steps
-each run reached and the load average while it ran).
+Sample grids (64 samples of each run's last evaluation) are copied to docs/images/. The budget is wall time,
+so another busy process on the machine means fewer steps (the tables list the steps each run reached and the
+load average while it ran). `--jobs N` runs N trainings at once in separate processes, each on `--threads`
+threads: keep jobs x threads at most the number of cores (2 jobs of 1 thread on 2 cores).
 
     python benchmarks/images.py --budget 150 --threads 2 --write
 """
@@ -22,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -40,7 +43,7 @@ from ganlab.train import train
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES_DIR = ROOT / "docs" / "images"
 RECIPES_SHOWN = ["gan", "nsgan", "lsgan", "wgan", "wgan-gp", "sngan", "sngan-hinge"]
-STACKED_RECIPES = ["nsgan", "wgan-gp", "sngan"]
+STACKED_RECIPES = ["nsgan", "wgan-gp", "sngan", "pacgan"]
 
 
 def _run(recipe: str, data: str, *, budget: float, threads: int, seed: int, eval_samples: int, work: Path,
@@ -58,6 +61,20 @@ def _run(recipe: str, data: str, *, budget: float, threads: int, seed: int, eval
     return summary
 
 
+def _run_all(specs: list[dict], jobs: int) -> list[dict]:
+    """`_run(**spec)` for every spec, `jobs` at a time in fresh processes (one in this process when jobs is 1); the
+    summaries in the order of `specs`, each printed as it is collected."""
+    if jobs <= 1:
+        return [_run(**spec) for spec in specs]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_run, **spec) for spec in specs]
+        return [f.result() for f in futures]
+
+
+def _at_once(args: argparse.Namespace) -> str:
+    return f", {args.jobs} runs at once" if args.jobs > 1 else ""
+
+
 def _real_ceiling(data: str, n: int) -> dict[str, float]:
     """FID / KID / IS of n training images against the test split, with the same evaluator."""
     ds = get_dataset(data)
@@ -71,16 +88,16 @@ def fashion_table(args: argparse.Namespace, work: Path) -> str:
     rows = []
     ceiling = _real_ceiling("fashion-mnist", args.eval_samples)
     IMAGES_DIR.mkdir(parents=True, exist_ok=True)
-    for recipe in args.recipes:
-        s = _run(recipe, "fashion-mnist", budget=args.budget, threads=args.threads, seed=0,
-                 eval_samples=args.eval_samples, work=work)
+    specs = [dict(recipe=recipe, data="fashion-mnist", budget=args.budget, threads=args.threads, seed=0,
+                  eval_samples=args.eval_samples, work=work) for recipe in args.recipes]
+    for recipe, s in zip(args.recipes, _run_all(specs, args.jobs)):
         grid = Path(s["run_dir"]) / "samples" / f"step_{s['steps']:07d}.png"
         shutil.copyfile(grid, IMAGES_DIR / f"fashion-mnist-{recipe}{args.suffix}.png")
         rows.append((recipe, s))
         print(f"{recipe}: {s['steps']} steps, FID {s['fid']:.2f}, KID {s['kid']:.4f}, IS {s['is']:.2f}", flush=True)
     lines = [
         f"Fashion-MNIST 28x28, DCGAN (batch 64), {args.budget:g} s of training per run on {args.threads} "
-        f"thread(s), seed 0; FID / KID / IS of {args.eval_samples} samples against the 10 000 test images with the "
+        f"thread(s){_at_once(args)}, seed 0; FID / KID / IS of {args.eval_samples} samples against the 10 000 test images with the "
         "shipped Fashion-MNIST classifier's features (`src/ganlab/assets/fashion-mnist_classifier.json`; not "
         "comparable with Inception-feature numbers of papers).",
         "",
@@ -97,22 +114,23 @@ def fashion_table(args: argparse.Namespace, work: Path) -> str:
 def stacked_table(args: argparse.Namespace, work: Path) -> str:
     lines = [
         f"Stacked MNIST (1000 modes), DCGAN 3 x 28 x 28 (batch 64), {args.budget:g} s of training per run on "
-        f"{args.threads} thread(s); 26 000 samples, each channel labelled by the shipped MNIST classifier "
+        f"{args.threads} thread(s){_at_once(args)}; 26 000 samples, each channel labelled by the shipped MNIST classifier "
         "(`src/ganlab/assets/mnist_classifier.json`).",
         "",
         "| recipe | seed | steps reached | modes (of 1000) | KL(q ‖ uniform) | load avg |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for recipe in args.stacked_recipes:
-        for seed in args.seeds:
-            s = _run(recipe, "stacked-mnist", budget=args.budget, threads=args.threads, seed=seed,
-                     eval_samples=26000, work=work)
-            if seed == args.seeds[0]:
-                grid = Path(s["run_dir"]) / "samples" / f"step_{s['steps']:07d}.png"
-                shutil.copyfile(grid, IMAGES_DIR / f"stacked-mnist-{recipe}{args.suffix}.png")
-            lines.append(f"| `{recipe}` | {seed} | {s['steps']} | {s['modes']:.0f} | {s['mode_kl']:.3f} | "
-                         f"{s['load']:.1f} |")
-            print(f"stacked {recipe} s{seed}: {s['modes']:.0f} modes, KL {s['mode_kl']:.3f}", flush=True)
+    specs = [dict(recipe=recipe, data="stacked-mnist", budget=args.budget, threads=args.threads, seed=seed,
+                  eval_samples=26000, work=work) for recipe in args.stacked_recipes for seed in args.seeds]
+    IMAGES_DIR.mkdir(parents=True, exist_ok=True)
+    for spec, s in zip(specs, _run_all(specs, args.jobs)):
+        recipe, seed = spec["recipe"], spec["seed"]
+        if seed == args.seeds[0]:
+            grid = Path(s["run_dir"]) / "samples" / f"step_{s['steps']:07d}.png"
+            shutil.copyfile(grid, IMAGES_DIR / f"stacked-mnist-{recipe}{args.suffix}.png")
+        lines.append(f"| `{recipe}` | {seed} | {s['steps']} | {s['modes']:.0f} | {s['mode_kl']:.3f} | "
+                     f"{s['load']:.1f} |")
+        print(f"stacked {recipe} s{seed}: {s['modes']:.0f} modes, KL {s['mode_kl']:.3f}", flush=True)
     lines += ["", "Published (same protocol, GPU budgets of hours):", "",
               "| model | modes | KL | source |", "| --- | ---: | ---: | --- |"]
     for name, p in PUBLISHED.items():
@@ -123,7 +141,8 @@ def stacked_table(args: argparse.Namespace, work: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=float, default=900.0, help="seconds of training per run (default 900)")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own process (default 1)")
     parser.add_argument("--eval-samples", type=int, default=10000)
     parser.add_argument("--recipes", nargs="+", default=RECIPES_SHOWN,
                         help=f"recipes on Fashion-MNIST ('all' = every recipe; default {' '.join(RECIPES_SHOWN)})")
@@ -142,7 +161,8 @@ def main() -> None:
         raise SystemExit(f"unknown recipe(s) {unknown}; expected names of ganlab.recipes.RECIPES")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ganlab-images-"))
     command = "python benchmarks/images.py " + " ".join(
-        [f"--budget {args.budget:g}", f"--threads {args.threads}", f"--eval-samples {args.eval_samples}"]
+        [f"--budget {args.budget:g}", f"--threads {args.threads}"] + ([f"--jobs {args.jobs}"] if args.jobs > 1 else [])
+        + [f"--eval-samples {args.eval_samples}"]
         + ([f"--only {args.only}"] if args.only else []) + (["--recipes", *args.recipes]
                                                             if args.recipes != RECIPES_SHOWN else [])
         + (["--stacked-recipes", *args.stacked_recipes] if args.stacked_recipes != STACKED_RECIPES else [])
