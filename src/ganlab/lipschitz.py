@@ -188,6 +188,7 @@ def gradient_penalty(
     gp_weight: float = 10.0,
     one_sided: bool = False,
     generator: torch.Generator | None = None,
+    pack: int = 1,
 ) -> torch.Tensor:
     """GP = λ · E_{x_hat} (‖∇_x f(x_hat)‖₂ - 1)²,  x_hat = t·real + (1 - t)·fake,  t ~ U[0, 1].
 
@@ -198,6 +199,8 @@ def gradient_penalty(
         gp_weight: λ > 0.
         one_sided: use max(0, ‖∇f‖ - 1)² instead of (‖∇f‖ - 1)².
         generator: torch.Generator for t.
+        pack: k for a packed critic (PacGAN, `ganlab.models.pack.Packed`: N / k outputs): one t and one norm
+            per packed input.
 
     Returns:
         Scalar tensor; backpropagates into the critic's parameters.
@@ -209,8 +212,8 @@ def gradient_penalty(
     Note: real and fake are detached, as in WGAN-GP Algorithm 1 where the penalty is part of the
     critic's update only; the generator's update never sees it.
     """
-    x_hat = interpolate(real.detach(), fake.detach(), generator=generator).requires_grad_(True)
-    return penalty_from_outputs(x_hat, critic(x_hat), gp_weight=gp_weight, one_sided=one_sided)
+    x_hat = interpolate(real.detach(), fake.detach(), generator=generator, pack=pack).requires_grad_(True)
+    return penalty_from_outputs(x_hat, critic(x_hat), gp_weight=gp_weight, one_sided=one_sided, pack=pack)
 
 
 # =========================================================================== weight clipping

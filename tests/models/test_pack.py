@@ -10,7 +10,7 @@ from ganlab.build import build
 from ganlab.config import TrainConfig
 from ganlab.diagnostics import interpolate_grad_norm
 from ganlab.evaluators import _batched_mean
-from ganlab.lipschitz import interpolate, penalty_from_outputs
+from ganlab.lipschitz import gradient_penalty, interpolate, penalty_from_outputs
 from ganlab.models.dcgan import DCGANCritic
 from ganlab.models.mlp import MLPCritic
 from ganlab.models.pack import Packed, pack_samples, packed_shape, packing_of
@@ -55,6 +55,9 @@ def test_penalty_of_a_linear_packed_critic_is_the_closed_form():
     assert math.isclose(interpolate_grad_norm(critic, torch.zeros(k * m, d, dtype=torch.float64),
                                               torch.ones(k * m, d, dtype=torch.float64),
                                               torch.rand(k * m, dtype=torch.float64)), w.norm().item(), rel_tol=1e-12)
+    real, fake = torch.randn(k * m, d, dtype=torch.float64), torch.randn(k * m, d, dtype=torch.float64)
+    gp = gradient_penalty(critic, real, fake, gp_weight=lam, pack=k)
+    assert math.isclose(gp.item(), lam * (w.norm().item() - 1) ** 2, rel_tol=1e-12)
     with pytest.raises(ValueError, match=r"d_hat must have shape \(15,\).*got \(5, 1\)"):
         penalty_from_outputs(x_hat, critic(x_hat), gp_weight=lam)  # the pack forgotten
     with pytest.raises(ValueError, match="pack must be an integer >= 1 that divides the 15 rows"):
