@@ -310,6 +310,7 @@ def test_wgan_gp_learns(tmp_path):
 
 
 @pytest.mark.parametrize("recipe, extra", [("sngan", ["--ema=0.9", "--gp_weight=1.0", "--n_critic=2"]),
+                                           ("sngan", ["--pack=2", "--gp_weight=1.0", "--ema=0.9"]),  # PacGAN critic
                                            ("wgan", ["--ema=0.5"]),
                                            ("wgan-gp", ["--model.activation=leaky_relu", "--ema=0.9"])])  # closed-form critic step
 def test_resume_is_bit_identical(tmp_path, recipe, extra):

@@ -250,8 +250,6 @@ def _validate(c: TrainConfig) -> None:
         _need(getattr(c, name) >= 1, name, getattr(c, name), "an integer >= 1")
     for name in ("eval_every", "ckpt_every", "threads", "seed"):
         _need(getattr(c, name) >= 0, name, getattr(c, name), "an integer >= 0")
-    _need(c.eval_samples % c.pack == 0, "eval_samples", c.eval_samples,
-          f"a multiple of pack = {c.pack} (the critic's estimate at evaluation reads the samples in packs)")
     _need(math.isfinite(c.time_limit) and c.time_limit >= 0, "time_limit", c.time_limit,
           "a finite number of seconds >= 0 (0 = no limit)")
     _need(math.isfinite(c.gp_weight) and c.gp_weight >= 0, "gp_weight", c.gp_weight,

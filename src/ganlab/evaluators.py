@@ -66,11 +66,15 @@ class Evaluator(Protocol):
 
 
 def _batched_mean(critic: nn.Module, x: Tensor, batch_size: int = 4096) -> float:
-    """The mean of critic(x) over all its outputs, x read in batches (memory bounded for 26 000 images); a packed
-    critic (`ganlab.models.pack`) reads batches of a multiple of its k samples and gives one output per k."""
+    """The mean of critic(x) over all its outputs, x read in batches (memory bounded for 26 000 images). A packed
+    critic (`ganlab.models.pack`) gives one output per k rows: it reads the first ⌊N / k⌋ · k rows in whole packs
+    and leaves the last N mod k out."""
     k = packing_of(critic)
-    total = sum(float(critic(b).double().sum()) for b in x.split(batch_size * k))
-    return total / (x.shape[0] // k)
+    n = x.shape[0] // k
+    if n == 0:
+        raise ValueError(f"a critic of packs of {k} samples needs at least {k} samples, got {x.shape[0]}")
+    total = sum(float(critic(b).double().sum()) for b in x[:n * k].split(batch_size * k))
+    return total / n
 
 
 class SampleEvaluator:

@@ -130,8 +130,8 @@ def penalty_from_outputs(
 
     The norm is taken per critic output, over all non-batch dimensions of x_hat_i (never over the batch,
     never per pixel); with pack = k one output reads k consecutive rows of x_hat (PacGAN), and its norm is
-    over all k of them, the gradient of the packed critic w.r.t. its packed input. The gradient is built with ``create_graph=True`` so the penalty trains the
-    critic (double backpropagation).
+    over all k of them, the gradient of the packed critic w.r.t. its packed input. The gradient is built
+    with ``create_graph=True`` so the penalty trains the critic (double backpropagation).
 
     Args:
         x_hat: the points the critic was evaluated on, (N, ...), with ``requires_grad=True``; may be

@@ -64,6 +64,51 @@ def test_penalty_of_a_linear_packed_critic_is_the_closed_form():
         penalty_from_outputs(x_hat, critic(x_hat), pack=2)
 
 
+def _hand_packed(x, k):
+    return torch.cat([x[j::k] for j in range(k)], dim=1)
+
+
+def test_gradient_penalty_of_a_nonlinear_packed_critic_equals_the_hand_packed_one():
+    """f(y) = ½‖y‖² on packed inputs: ∇f(ŷ) = ŷ, so GP = λ E (‖ŷ‖ − 1)² with ŷ = t·pack(real) + (1 − t)·pack(fake)
+    and one t per packed input, drawn as `torch.rand(m)` from the same generator; one t per sample (or a
+    per-sample norm) gives another value."""
+    k, d, m, lam = 2, 3, 6, 10.0
+
+    class HalfSquaredNorm(nn.Module):
+        def forward(self, y):
+            return 0.5 * y.pow(2).sum(dim=1)
+
+    real = torch.randn(k * m, d, dtype=torch.float64)
+    fake = torch.randn(k * m, d, dtype=torch.float64)
+    gp = gradient_penalty(Packed(HalfSquaredNorm(), k), real, fake, gp_weight=lam,
+                          generator=torch.Generator().manual_seed(3), pack=k)
+    t = torch.rand(m, generator=torch.Generator().manual_seed(3), dtype=torch.float64)[:, None]
+    y_hat = t * _hand_packed(real, k) + (1 - t) * _hand_packed(fake, k)
+    expected = lam * ((y_hat.norm(dim=1) - 1) ** 2).mean()
+    assert math.isclose(gp.item(), expected.item(), rel_tol=1e-12)
+    # what one t per sample would give: a different value, so the comparison above has power
+    t_each = torch.rand(k * m, generator=torch.Generator().manual_seed(3), dtype=torch.float64)[:, None]
+    y_each = _hand_packed(t_each * real + (1 - t_each) * fake, k)
+    assert not math.isclose(gp.item(), lam * ((y_each.norm(dim=1) - 1) ** 2).mean().item(), rel_tol=1e-3)
+
+
+def test_diagnostic_gradient_norm_takes_one_eps_per_pack():
+    """interpolate_grad_norm of f(y) = ½‖y‖² packed by 2: the mean of ‖ε_i pack(real)_i + (1 − ε_i) pack(fake)_i‖
+    with ε_i the first ε of each pack."""
+    k, m = 2, 5
+
+    class HalfSquaredNorm(nn.Module):
+        def forward(self, y):
+            return 0.5 * y.pow(2).sum(dim=1)
+
+    real, fake = torch.randn(k * m, 2, dtype=torch.float64), torch.randn(k * m, 2, dtype=torch.float64)
+    eps = torch.rand(k * m, dtype=torch.float64)
+    e = eps[0::2, None]
+    expected = (e * _hand_packed(real, k) + (1 - e) * _hand_packed(fake, k)).norm(dim=1).mean()
+    got = interpolate_grad_norm(Packed(HalfSquaredNorm(), k), real, fake, eps)
+    assert math.isclose(got, expected.item(), rel_tol=1e-12)
+
+
 def test_interpolate_draws_one_t_per_packed_input():
     k, m = 2, 4
     real, fake = torch.zeros(k * m, 3), torch.ones(k * m, 3)
@@ -92,11 +137,10 @@ def test_a_batch_that_does_not_split_into_packs_is_refused():
         Packed(nn.Identity(), 2)(torch.zeros(5, 2))
 
 
-def test_config_refuses_pack_that_does_not_divide_the_evaluation_samples():
+def test_config_refuses_a_bad_pack_and_takes_any_evaluation_size():
     with pytest.raises(ValueError, match=r"'pack': expected an integer >= 1, got 0"):
         TrainConfig(pack=0)
-    with pytest.raises(ValueError, match=r"'eval_samples': expected a multiple of pack = 3.*got 2500"):
-        TrainConfig(pack=3)
+    assert TrainConfig(pack=3).eval_samples == 2500  # PacDCGAN3 with the protocol's 2500 (and 26 000) samples
 
 
 def test_batched_mean_of_a_packed_critic_is_the_mean_over_packed_inputs():
@@ -106,6 +150,11 @@ def test_batched_mean_of_a_packed_critic_is_the_mean_over_packed_inputs():
     x = torch.arange(20, dtype=torch.float32)[:, None].expand(-1, 2).contiguous()  # row i = (i, i)
     with torch.no_grad():
         assert _batched_mean(critic, x, batch_size=3) == pytest.approx(sum(range(0, 20, 2)) / 10)
+        # 21 rows: the last one does not fill a pack and is left out
+        x21 = torch.arange(21, dtype=torch.float32)[:, None].expand(-1, 2).contiguous()
+        assert _batched_mean(critic, x21, batch_size=4) == pytest.approx(sum(range(0, 20, 2)) / 10)
+        with pytest.raises(ValueError, match="needs at least 2 samples, got 1"):
+            _batched_mean(critic, x[:1])
 
 
 def test_build_packs_the_critic_for_vectors_and_images():

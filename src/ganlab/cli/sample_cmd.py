@@ -95,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
 
         config = run.config
         real = run.setup.dataset.sample(min(args.n, 2500), generator=torch.Generator().manual_seed(args.seed + 1))
-        plot_figure(args.out, samples, real, critic=run.setup.critic if packing_of(run.setup.critic) == 1 else None, modes=run.setup.dataset.modes,
+        critic = run.setup.critic if packing_of(run.setup.critic) == 1 else None  # a packed critic scores k points
+        plot_figure(args.out, samples, real, critic=critic, modes=run.setup.dataset.modes,
                     title=f"{config.recipe} on {config.data}, step {run.step}, {args.n} samples")
         written.append(args.out)
     elif kind == "folder":
