@@ -39,12 +39,16 @@ def _config(tmp_path, *overrides, name="run"):
 
 
 def _reference_nets(config):
-    """The loop's initial generator and critic, rebuilt by hand in float64 with nn.ReLU."""
-    f = model_fields(config)
+    """The loop's initial generator and critic, rebuilt by hand in float64 with nn.ReLU. With pack = k > 1 the
+    critic is built as ganlab builds it: the unpacked networks first, then the critic for k·2 inputs."""
+    f, k = model_fields(config), config.pack
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(stream_seeds(config.seed)["init"])
         G = MLPGenerator(f.latent_dim, 2, width=f.g_width, depth=f.g_depth, activation=nn.ReLU)
         D = MLPCritic(2, width=f.d_width, depth=f.d_depth, activation=nn.ReLU)
+        if k > 1:
+            MLPGenerator(f.latent_dim, 2 * k, width=f.g_width, depth=f.g_depth, activation=nn.ReLU)
+            D = MLPCritic(2 * k, width=f.d_width, depth=f.d_depth, activation=nn.ReLU)
     return G.double(), D.double(), f.latent_dim
 
 
@@ -52,22 +56,29 @@ def _reference_wgan_gp(config, steps):
     """WGAN-GP written the way the paper's Algorithm 1 reads (and the toy script does it), in float64:
     separate critic forwards for real, fake and interpolates, torch.autograd.grad for the penalty,
     nn.ReLU, one generator forward per critic step, plain SGD. Same initial weights and the same random
-    draws as ganlab's loop."""
+    draws as ganlab's loop. With pack = k (PacGAN) the critic reads k consecutive samples joined along the
+    features by hand (torch.cat of every k-th row), one ε per packed input, the norm over the packed input."""
     dataset = get_toy_dataset(config.data)
     seeds = stream_seeds(config.seed)
     G, D, latent_dim = _reference_nets(config)
+    k = config.pack
+
+    def pack(x):  # (k·m, 2) -> (m, 2k): row i holds samples i·k, ..., i·k + k - 1
+        return torch.cat([x[j::k] for j in range(k)], dim=1)
+
     opt_g = torch.optim.SGD(G.parameters(), lr=config.lr_g)
     opt_d = torch.optim.SGD(D.parameters(), lr=config.lr_d)
     g_data = torch.Generator().manual_seed(seeds["data"])
     g_latent = torch.Generator().manual_seed(seeds["latent"])
     g_pen = torch.Generator().manual_seed(seeds["penalty"])
     m, nc, lam = config.batch_size, config.n_critic, config.gp_weight
+    n = k * m  # samples per update
     for _ in range(steps):
-        real_all = dataset.sample(nc * m, generator=g_data, dtype=torch.float64)
-        z_all = torch.randn(nc * m, latent_dim, generator=g_latent).double()
+        real_all = dataset.sample(nc * n, generator=g_data, dtype=torch.float64)
+        z_all = torch.randn(nc * n, latent_dim, generator=g_latent).double()
         for i in range(nc):
-            real = real_all[i * m:(i + 1) * m]
-            fake = G(z_all[i * m:(i + 1) * m]).detach()
+            real = pack(real_all[i * n:(i + 1) * n])
+            fake = pack(G(z_all[i * n:(i + 1) * n]).detach())
             eps = torch.rand(m, generator=g_pen).double()[:, None]
             x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
             (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
@@ -75,8 +86,8 @@ def _reference_wgan_gp(config, steps):
             opt_d.zero_grad()
             loss.backward()
             opt_d.step()
-        z = torch.randn(m, latent_dim, generator=g_latent).double()
-        g_loss = -D(G(z)).mean()
+        z = torch.randn(n, latent_dim, generator=g_latent).double()
+        g_loss = -D(pack(G(z))).mean()
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
@@ -107,52 +118,6 @@ def _reference_wgan(config, steps):
                 for p in D.parameters():
                     p.clamp_(-c, c)
         g_loss = -D(G(torch.randn(m, latent_dim, generator=g_latent).double())).mean()
-        opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
-    return G, D
-
-
-def _reference_pacgan_wgan_gp(config, steps):
-    """WGAN-GP with a PacGAN critic, written as the two papers read, in float64: k consecutive samples joined
-    along the features by hand (torch.cat of every k-th row), separate forwards for real, fake and
-    interpolates, one ε per packed input, the gradient norm over the whole packed input, plain SGD. The
-    critic is initialized as ganlab builds it: the unpacked networks first, then the critic for k·2 inputs."""
-    dataset = get_toy_dataset(config.data)
-    seeds = stream_seeds(config.seed)
-    f, k = model_fields(config), config.pack
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seeds["init"])
-        G = MLPGenerator(f.latent_dim, 2, width=f.g_width, depth=f.g_depth, activation=nn.ReLU).double()
-        MLPCritic(2, width=f.d_width, depth=f.d_depth, activation=nn.ReLU)
-        MLPGenerator(f.latent_dim, 2 * k, width=f.g_width, depth=f.g_depth, activation=nn.ReLU)
-        D = MLPCritic(2 * k, width=f.d_width, depth=f.d_depth, activation=nn.ReLU).double()
-
-    def pack(x):  # (k·m, 2) -> (m, 2k): row i holds samples i·k, ..., i·k + k - 1
-        return torch.cat([x[j::k] for j in range(k)], dim=1)
-
-    opt_g = torch.optim.SGD(G.parameters(), lr=config.lr_g)
-    opt_d = torch.optim.SGD(D.parameters(), lr=config.lr_d)
-    g_data = torch.Generator().manual_seed(seeds["data"])
-    g_latent = torch.Generator().manual_seed(seeds["latent"])
-    g_pen = torch.Generator().manual_seed(seeds["penalty"])
-    m, nc, lam = config.batch_size, config.n_critic, config.gp_weight
-    n = k * m  # samples per update
-    for _ in range(steps):
-        real_all = dataset.sample(nc * n, generator=g_data, dtype=torch.float64)
-        z_all = torch.randn(nc * n, f.latent_dim, generator=g_latent).double()
-        for i in range(nc):
-            real = pack(real_all[i * n:(i + 1) * n])
-            fake = pack(G(z_all[i * n:(i + 1) * n]).detach())
-            eps = torch.rand(m, generator=g_pen).double()[:, None]
-            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-            (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
-            loss = D(fake).mean() - D(real).mean() + lam * ((grad.norm(dim=1) - 1) ** 2).mean()
-            opt_d.zero_grad()
-            loss.backward()
-            opt_d.step()
-        z = torch.randn(n, f.latent_dim, generator=g_latent).double()
-        g_loss = -D(pack(G(z))).mean()
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
@@ -202,7 +167,7 @@ def test_loop_equals_textbook_pacgan_with_gradient_penalty(tmp_path, monkeypatch
                      "--pack=3", "--batch_size=8", "--eval_samples=48")
     train(config, progress=False)
     _assert_checkpoint_equals(tmp_path / "run" / "checkpoints" / "last.safetensors",
-                              *_reference_pacgan_wgan_gp(config, steps=3), config, critic_prefix="critic.critic")
+                              *_reference_wgan_gp(config, steps=3), config, critic_prefix="critic.critic")
 
 
 def test_loop_equals_textbook_wgan_with_weight_clipping(tmp_path, monkeypatch):
