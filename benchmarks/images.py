@@ -159,6 +159,7 @@ def main() -> None:
     unknown = [r for r in [*args.recipes, *args.stacked_recipes] if r not in RECIPES]
     if unknown:
         raise SystemExit(f"unknown recipe(s) {unknown}; expected names of ganlab.recipes.RECIPES")
+    torch.set_num_threads(args.threads)  # the ceiling's evaluation here, and the thread count the tables report
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ganlab-images-"))
     command = "python benchmarks/images.py " + " ".join(
         [f"--budget {args.budget:g}", f"--threads {args.threads}"] + ([f"--jobs {args.jobs}"] if args.jobs > 1 else [])
