@@ -62,8 +62,8 @@ def _run(recipe: str, data: str, *, budget: float, threads: int, seed: int, eval
 
 
 def _run_all(specs: list[dict], jobs: int) -> list[dict]:
-    """`_run(**spec)` for every spec, `jobs` at a time in fresh processes (one in this process when jobs is 1); the
-    summaries in the order of `specs`, each printed as it is collected."""
+    """`_run(**spec)` for every spec, `jobs` at a time in fresh processes (in this process when jobs is 1); the
+    summaries in the order of `specs`."""
     if jobs <= 1:
         return [_run(**spec) for spec in specs]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -46,6 +46,14 @@ _WARMUP_ITERATIONS = 15  # as torch.nn.utils.parametrizations.spectral_norm does
 _SN_LAYERS = (nn.Linear, nn.modules.conv._ConvNd)  # Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d
 
 
+def _check_pack(pack: object, rows: int, what: str) -> int:
+    """`pack` itself when it is an integer >= 1 dividing `rows` (PacGAN's samples per critic input); else
+    ValueError naming `what` the rows are."""
+    if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1 or rows % pack:
+        raise ValueError(f"pack must be an integer >= 1 that divides {what}, got {pack!r}")
+    return pack
+
+
 def _check_real_number(name: str, value: float, *, positive: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{name} must be a real number, got {value!r}")
@@ -102,8 +110,7 @@ def interpolate(
     n = real.shape[0]
     bshape = (n,) + (1,) * (real.ndim - 1)
     if t is None:
-        if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1 or n % pack:
-            raise ValueError(f"pack must be an integer >= 1 that divides the batch of {n}, got {pack!r}")
+        _check_pack(pack, n, f"the batch of {n}")
         t = torch.rand(n // pack, generator=generator, device=_draw_device(generator, real), dtype=real.dtype)
         t = t.to(real.device).repeat_interleave(pack)
     else:
@@ -164,8 +171,7 @@ def penalty_from_outputs(
         raise ValueError("x_hat must be a tensor with requires_grad=True (the interpolates the critic was run on)")
     if not isinstance(d_hat, torch.Tensor) or not d_hat.requires_grad:
         raise ValueError("d_hat must be the critic's output on x_hat (a tensor that requires grad)")
-    if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1 or x_hat.shape[0] % pack:
-        raise ValueError(f"pack must be an integer >= 1 that divides the {x_hat.shape[0]} rows of x_hat, got {pack!r}")
+    _check_pack(pack, x_hat.shape[0], f"the {x_hat.shape[0]} rows of x_hat")
     n = x_hat.shape[0] // pack
     if d_hat.ndim == 0 or d_hat.shape[0] != n or d_hat.numel() != n:
         raise ValueError(f"d_hat must have shape ({n},) or ({n}, 1) to match x_hat"
