@@ -54,6 +54,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganlab.build import Setup
+from ganlab.lipschitz import interpolate
 from ganlab.models.pack import packing_of
 
 __all__ = [
@@ -191,8 +192,7 @@ def interpolate_grad_norm(critic: nn.Module, real: Tensor, fake: Tensor, eps: Te
     Reference: lecture 001_b56ff7e156eb3bba.txt, "Wasserstein GAN with Gradient Penalty" (Gradient penalty).
     """
     k = packing_of(critic)
-    e = eps[::k].repeat_interleave(k).reshape(-1, *([1] * (real.ndim - 1))).to(real)
-    x_hat = (e * real + (1 - e) * fake).detach().requires_grad_(True)
+    x_hat = interpolate(real, fake, t=eps[::k].repeat_interleave(k)).detach().requires_grad_(True)
     out = critic(x_hat)
     (grad,) = torch.autograd.grad(out.sum(), x_hat)
     return float(grad.reshape(out.shape[0], -1).double().norm(dim=1).mean())

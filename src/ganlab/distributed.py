@@ -122,6 +122,11 @@ class World:
     def is_main(self) -> bool:
         return self.rank == 0
 
+    @property
+    def _scalar_device(self) -> str:
+        """Where the small tensors of `any` and `mean` are reduced: this process's GPU under NCCL, else the CPU."""
+        return f"cuda:{self.local_rank}" if self.nccl else "cpu"
+
     def device(self, device: torch.device) -> torch.device:
         """This process's device: with several processes a bare `cuda` means cuda:<local rank>."""
         if self.size > 1 and device.type == "cuda" and device.index is None:
@@ -184,7 +189,7 @@ class World:
         """True on every process if `flag` is true on any (so that all of them stop together)."""
         if self.size == 1:
             return flag
-        t = torch.tensor([1.0 if flag else 0.0], device=f"cuda:{self.local_rank}" if self.nccl else "cpu")
+        t = torch.tensor([1.0 if flag else 0.0], device=self._scalar_device)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item() > 0)
 
@@ -193,8 +198,7 @@ class World:
         passes the same keys). A single process gets its values back."""
         if self.size == 1:
             return dict(values)
-        t = torch.tensor(list(values.values()), dtype=torch.float64,
-                         device=f"cuda:{self.local_rank}" if self.nccl else "cpu")
+        t = torch.tensor(list(values.values()), dtype=torch.float64, device=self._scalar_device)
         dist.all_reduce(t)
         return dict(zip(values, (t / self.size).tolist()))
 

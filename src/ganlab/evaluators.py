@@ -141,11 +141,9 @@ class ToyEvaluator(SampleEvaluator):
         return {**metrics, **estimate}, samples
 
     def figure(self, path: Path, samples: Tensor, critic: nn.Module, *, title: str) -> Path:
-        """Samples over 2500 (at most N) real points drawn with seed 0, with the critic's values (none for a
-        packed critic, whose value belongs to k points at once)."""
+        """Samples over 2500 (at most N) real points drawn with seed 0, with the critic's values."""
         real = self.dataset.sample(min(2500, samples.shape[0]), generator=torch.Generator().manual_seed(0))
-        return plot_figure(path, samples, real, critic=critic if packing_of(critic) == 1 else None, title=title,
-                           modes=self.dataset.modes)
+        return plot_figure(path, samples, real, critic=critic, title=title, modes=self.dataset.modes)
 
 
 @torch.no_grad()

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ganlab.files import atomic_write
+from ganlab.models.pack import packing_of
 
 __all__ = ["critic_surface", "plot_samples", "plot_image_grid", "plot_figure", "plot_curves", "read_metrics",
            "to_uint8", "image_grid", "write_png_grid", "write_pngs", "pyplot", "save_figure"]
@@ -87,8 +88,11 @@ def plot_samples(
     """Scatter (2-D) or histogram (1-D) of `samples` (N, D) over `real` (M, D), with the critic's values.
 
     The critic is evaluated in eval mode (spectral norm frozen, batch norm on running statistics)
-    and put back in the mode it was in. Returns the path of the PNG written.
+    and put back in the mode it was in; a packed critic (PacGAN), whose value belongs to k points at once, is
+    not drawn. Returns the path of the PNG written.
     """
+    if critic is not None and packing_of(critic) > 1:
+        critic = None
     plt = pyplot()
     fake = samples.detach().cpu().double().numpy() if isinstance(samples, torch.Tensor) else np.asarray(samples, float)
     data = real.detach().cpu().double().numpy() if isinstance(real, torch.Tensor) else np.asarray(real, float)

@@ -51,7 +51,6 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ganlab.files import atomic_write
-    from ganlab.models.pack import packing_of
     from ganlab.report import write_png_grid, write_pngs
     from ganlab.runs import load_run
     from ganlab.sampling import draw
@@ -95,8 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
         config = run.config
         real = run.setup.dataset.sample(min(args.n, 2500), generator=torch.Generator().manual_seed(args.seed + 1))
-        critic = run.setup.critic if packing_of(run.setup.critic) == 1 else None  # a packed critic scores k points
-        plot_figure(args.out, samples, real, critic=critic, modes=run.setup.dataset.modes,
+        plot_figure(args.out, samples, real, critic=run.setup.critic, modes=run.setup.dataset.modes,
                     title=f"{config.recipe} on {config.data}, step {run.step}, {args.n} samples")
         written.append(args.out)
     elif kind == "folder":

@@ -72,6 +72,7 @@ import torch
 
 from ganlab.experiments import Experiment, Result, check_run
 from ganlab.files import atomic_write
+from ganlab.metrics.modes import HIGH_QUALITY_STDS, mode_metrics
 from ganlab.report import pyplot, save_figure
 
 __all__ = ["EXPERIMENT", "coverage", "hopping", "claim_holds", "is_lipschitz", "null_model", "run"]
@@ -84,8 +85,6 @@ _FULL_LR: dict[str, float | None] = {"ring": None, "8gaussians": None, "grid": 1
 _SMOKE_STEPS = 30
 _SNAPSHOTS = {"smoke": 2, "full": 6}
 _PLOT_POINTS = 500
-#: the high-quality radius of the mode metrics, in units of a mode's std (VEEGAN / PacGAN)
-_THRESHOLD = 3.0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -161,10 +160,10 @@ def null_model(dataset: Any, n: int) -> dict[str, float]:
     if mu.shape[1] != 2 or not np.allclose(cov, s2 * np.eye(2), rtol=1e-9, atol=1e-12):
         raise ValueError(f"null_model needs a 2-D mixture with isotropic covariance, got {dataset.name!r}")
     gaps = np.linalg.norm(mu[:, None] - mu[None], axis=-1) + np.diag(np.full(len(mu), np.inf))
-    if np.any(gaps < _THRESHOLD * (sigma[:, None] + sigma[None])):
-        raise ValueError(f"null_model needs disjoint {_THRESHOLD:g}-std discs around the modes of {dataset.name!r}")
+    if np.any(gaps < HIGH_QUALITY_STDS * (sigma[:, None] + sigma[None])):
+        raise ValueError(f"null_model needs disjoint {HIGH_QUALITY_STDS:g}-std discs around the modes of {dataset.name!r}")
     nc = ((mu - mean) ** 2).sum(1) / s2
-    pi = scipy.stats.ncx2.cdf(_THRESHOLD**2 * sigma**2 / s2, 2, nc)
+    pi = scipy.stats.ncx2.cdf(HIGH_QUALITY_STDS**2 * sigma**2 / s2, 2, nc)
     return {"modes": float(np.sum(1.0 - (1.0 - pi) ** n)), "high_quality": float(pi.sum())}
 
 
@@ -214,7 +213,6 @@ def _train_with_snapshots(recipe: str, data: str, p: dict[str, Any],
                           run_dir: Path) -> tuple[dict[str, Any], dict[int, np.ndarray], Any]:
     """One run of the training loop in snapshot segments: (its record, samples by step, the data set)."""
     from ganlab.build import eval_latents
-    from ganlab.metrics.modes import mode_metrics
     from ganlab.recipes import resolve_config
     from ganlab.runs import load_run
     from ganlab.train import train

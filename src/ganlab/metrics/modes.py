@@ -30,6 +30,7 @@ from ganlab.data.toy import ToyDataset
 from ganlab.transport import wasserstein1
 
 __all__ = [
+    "HIGH_QUALITY_STDS",
     "ModeMetrics",
     "standardized_distances",
     "assign_modes",
@@ -80,6 +81,9 @@ class ModeMetrics:
             "w1": self.w1,
         }
 
+
+#: The high-quality radius of the mode metrics, in units of a mode's std (VEEGAN / PacGAN: 3 stds).
+HIGH_QUALITY_STDS = 3.0
 
 def _as_float64(x: Tensor | np.ndarray, what: str) -> Tensor:
     if isinstance(x, Tensor):
@@ -142,7 +146,7 @@ def assign_modes(
     modes: Tensor | np.ndarray,
     std: float | Tensor | np.ndarray,
     *,
-    threshold: float = 3.0,
+    threshold: float = HIGH_QUALITY_STDS,
 ) -> tuple[Tensor, Tensor]:
     """k(i) = argmin_k d_ik and hq_i = [min_k d_ik < threshold] (strict, as PacGAN).
 
@@ -161,7 +165,7 @@ def mode_counts(
     modes: Tensor | np.ndarray,
     std: float | Tensor | np.ndarray,
     *,
-    threshold: float = 3.0,
+    threshold: float = HIGH_QUALITY_STDS,
 ) -> np.ndarray:
     """c_k = #{i : hq_i and k(i) = k}, the histogram of high-quality samples over modes.
 
@@ -196,7 +200,7 @@ def reverse_kl_to_uniform(counts: np.ndarray | Tensor | list[int]) -> float:
     return float(max(0.0, np.sum(q * np.log(k * q))))
 
 
-def high_quality_ceiling(dim: int, threshold: float = 3.0) -> float:
+def high_quality_ceiling(dim: int, threshold: float = HIGH_QUALITY_STDS) -> float:
     """P(||x - mu|| < t sigma) for x ~ N(mu, sigma^2 I_D) = P(chi^2_D < t^2) = gammainc(D/2, t^2/2).
 
     The expected `high_quality` of real data when the modes are far apart (>> t sigma): 2-D,
@@ -258,7 +262,7 @@ def mode_metrics(
     reference: Tensor | np.ndarray | None = None,
     n_reference: int | None = 2500,
     seed: int = DEFAULT_REFERENCE_SEED,
-    threshold: float = 3.0,
+    threshold: float = HIGH_QUALITY_STDS,
     compute_w1: bool = True,
 ) -> ModeMetrics:
     """Modes captured, high-quality fraction, reverse KL to uniform and W1 of samples from a toy mixture.
@@ -321,7 +325,7 @@ class LowQualityProfile:
     spread: float
 
 
-def spread_of_real_data(dim: int, threshold: float = 3.0) -> float:
+def spread_of_real_data(dim: int, threshold: float = HIGH_QUALITY_STDS) -> float:
     """sqrt(E[chi2_D | chi2_D < t^2] / D): `LowQualityProfile.spread` of samples from the mixture itself.
 
     E[X 1{X < c}] for X ~ chi2_D is D P(chi2_{D+2} < c), so the ratio is D gammainc(D/2 + 1, c/2) /
@@ -336,7 +340,7 @@ def spread_of_real_data(dim: int, threshold: float = 3.0) -> float:
 
 
 def low_quality_profile(
-    samples: Tensor | np.ndarray, dataset: ToyDataset, *, threshold: float = 3.0
+    samples: Tensor | np.ndarray, dataset: ToyDataset, *, threshold: float = HIGH_QUALITY_STDS
 ) -> LowQualityProfile:
     """Bands of d_min = min_k ||x_i - mu_k|| / sigma_k beyond the threshold, the bridges the far samples
     sit on, and the spread of the high-quality samples (see `LowQualityProfile`).
