@@ -133,10 +133,9 @@ def plot_samples(
                 ax2.set_ylabel("critic f(x)")
         ax.legend(loc="upper right", fontsize=7)
         ax.set_title(title, fontsize=9)
-        fig.tight_layout()
-        path = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+        path = save_figure(fig, path, tight=True)
     finally:
-        plt.close(fig)
+        plt.close(fig)  # when drawing failed (save_figure has closed it otherwise; closing twice does nothing)
         if critic is not None:
             critic.train(was_training)
     return path
@@ -166,10 +165,9 @@ def plot_image_grid(path: str | Path, images: torch.Tensor | np.ndarray, *, nrow
         ax.axis("off")
         if title:
             fig.suptitle(title, fontsize=8)
-        path = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+        return save_figure(fig, path)
     finally:
-        plt.close(fig)
-    return path
+        plt.close(fig)  # when drawing failed (save_figure has closed it otherwise)
 
 
 def to_uint8(images: torch.Tensor | np.ndarray, *, value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:

@@ -23,11 +23,12 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
 class Interrupted(RuntimeError):
     """A stop signal arrived; the run saved a checkpoint of the step it had finished and stopped.
 
-    Attributes: signum (the signal), step (the step saved), run_dir.
+    Attributes: signum (the signal), step (the step saved), run_dir, rank (the process that raised it; every
+    process of a torchrun job stops).
     """
 
-    def __init__(self, signum: int, step: int, run_dir: str) -> None:
-        self.signum, self.step, self.run_dir = signum, step, run_dir
+    def __init__(self, signum: int, step: int, run_dir: str, rank: int = 0) -> None:
+        self.signum, self.step, self.run_dir, self.rank = signum, step, run_dir, rank
         super().__init__(f"stopped by {signal.Signals(signum).name} after generator step {step}; its checkpoint "
                          f"is saved: continue with  ganlab train --resume --out {run_dir}")
 

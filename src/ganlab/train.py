@@ -207,7 +207,7 @@ def _loop(setup: Setup, world: World, run: RunFolder, received: dict[str, int], 
         bar.update(1)
         if stopping and not is_last:
             bar.close()
-            raise Interrupted(received.get("signum", signal.SIGTERM), step, str(run.path))
+            raise Interrupted(received.get("signum", signal.SIGTERM), step, str(run.path), world.rank)
         if is_last:
             break
     bar.close()

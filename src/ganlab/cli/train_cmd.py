@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from typing import Any
 
@@ -121,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"ganlab train: error: {exc}", file=sys.stderr)
         return 1
     except Interrupted as exc:  # 128 + the signal number, as a shell reports a process that the signal ended
-        if os.environ.get("RANK", "0") == "0":  # under torchrun every process stops; process 0 says so
+        if exc.rank == 0:  # under torchrun every process stops; process 0 says so
             print(f"ganlab train: {exc}", file=sys.stderr)
         return 128 + exc.signum
     if "rank" not in summary:  # under torchrun only process 0 reports

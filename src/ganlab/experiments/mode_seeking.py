@@ -68,7 +68,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -81,6 +81,7 @@ from ganlab.experiments.mode_seeking_optimum import (
     Fit,
     exact_value,
     finite_sigma_range,
+    gaussian_log_pdf,
     optimal_gaussian,
     quadrature_grid,
     sublevel_extent,
@@ -270,11 +271,10 @@ def critic_gap(objective: FDivergence | str, critic: MLPCritic, data: ToyDataset
     less than e^-700 of one density and, for the Gaussians of the search box, a negligible part of the
     other), the critic evaluated there in float32 and its outputs taken to float64.
     """
-    x = quadrature_grid(data)
-    log_p = data.log_pdf(x)
-    log_q = -0.5 * ((x - mu) / sigma) ** 2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+    grid = quadrature_grid(data)
+    log_p, log_q = data.log_pdf(grid), gaussian_log_pdf(grid, mu, sigma)
     keep = np.minimum(log_p, log_q) > -700.0
-    x, p, q = x[keep], np.exp(log_p[keep]), np.exp(log_q[keep])
+    x, p, q = grid[keep], np.exp(log_p[keep]), np.exp(log_q[keep])
     with torch.no_grad():
         v = critic(torch.from_numpy(x).float()[:, None]).double()
     if isinstance(objective, FDivergence):
@@ -284,7 +284,7 @@ def critic_gap(objective: FDivergence | str, critic: MLPCritic, data: ToyDataset
         name = objective.name
     else:
         bound, name = float(np.trapezoid((p - q) * v.numpy(), x)), W1
-    value = exact_value(name, data, mu, sigma, quadrature_grid(data))
+    value = exact_value(name, data, mu, sigma, grid)
     gap = value - bound if name != W1 else abs(value - bound)
     return gap if math.isfinite(gap) else math.inf
 
@@ -342,7 +342,7 @@ def _figure(path: Path, data: ToyDataset, names: list[str], minima: dict[str, li
     p = data.pdf(x)
 
     def normal(fit: Fit) -> np.ndarray:
-        return np.exp(-0.5 * ((x - fit.mean) / fit.std) ** 2) / (fit.std * math.sqrt(2 * math.pi))
+        return np.exp(gaussian_log_pdf(x, fit.mean, fit.std))
 
     for ax, name in zip(axes.ravel(), names):
         best = minima[name][0]
@@ -365,6 +365,19 @@ def _figure(path: Path, data: ToyDataset, names: list[str], minima: dict[str, li
     fig.legend(list(handles.values()), list(handles), fontsize=7, loc="upper center", ncol=len(handles))
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.4 * rows)))
     return save_figure(fig, path)
+
+
+class _Trained(NamedTuple):
+    """One objective's trained fit: where it ended and started, the finite sigma range it trained in, and how
+    well its critic resolved the objective (``critic_gap``, ``flat_extent`` (mean, std) of ``sublevel_extent``
+    at that gap, the critic's raw outputs (min, max) over the data's range)."""
+
+    fit: Fit
+    start: Fit
+    sigma_range: tuple[float, float]
+    critic_gap: float
+    flat_extent: tuple[float, float]
+    critic_outputs: tuple[float, float]
 
 
 def run(params: dict[str, Any], out: Path, size: str) -> Result:
@@ -393,32 +406,29 @@ def run(params: dict[str, Any], out: Path, size: str) -> Result:
     minima: dict[str, list[Fit]] = {}
     for name in names:
         optimum[name], minima[name] = optimal_gaussian(name, data)
-    trained: dict[str, Fit] = {}
-    resolution: dict[str, tuple[float, tuple[float, float], tuple[float, float]]] = {}
-    sigma_range: dict[str, tuple[float, float]] = {}
-    starts: dict[str, Fit] = {}
+    trained: dict[str, _Trained] = {}
     for k, name in enumerate(p["divergences"]):
         objective = training_objective(name)
-        sigma_range[name] = lo, hi = (0.0, math.inf) if name == W1 else finite_sigma_range(DIVERGENCES[name], data)
+        lo, hi = sigma_range = (0.0, math.inf) if name == W1 else finite_sigma_range(DIVERGENCES[name], data)
         # inside the finite range (the default start is, when max s < 2 min s); else 25 % inside its wall
-        starts[name] = Fit(start.mean, min(max(start.std, 1.25 * lo), 0.8 * hi))
-        trained[name], path, critic = train_gaussian(
-            objective, data, start=starts[name], steps=p["steps"], n_critic=p["n_critic"], warmup=p["warmup"],
-            batch_size=p["batch_size"], seed=p["seed"] + k, g_lr=g_lr, d_lr=d_lr, sigma_range=sigma_range[name])
+        begin = Fit(start.mean, min(max(start.std, 1.25 * lo), 0.8 * hi))
+        fit, path, critic = train_gaussian(
+            objective, data, start=begin, steps=p["steps"], n_critic=p["n_critic"], warmup=p["warmup"],
+            batch_size=p["batch_size"], seed=p["seed"] + k, g_lr=g_lr, d_lr=d_lr, sigma_range=sigma_range)
         gap = critic_gap(objective, critic, data, float(path[-1, 0]), float(path[-1, 1]))
         extent = sublevel_extent(name, data, optimum[name], min(gap, 1e6), minima=minima[name],
                                  grid=_EXTENT_GRID[size])
         with torch.no_grad():  # the critic's raw outputs over the data's range, m_k +- 3 s_k
             v = critic(torch.linspace(float((m - 3 * s).min()), float((m + 3 * s).max()), 201)[:, None])
-        resolution[name] = (gap, extent, (float(v.min()), float(v.max())))
+        trained[name] = _Trained(fit, begin, sigma_range, gap, extent, (float(v.min()), float(v.max())))
 
     margin = p["margin"]
     table: dict[str, Any] = {}
     for name in optimum:
-        opt, fit = optimum[name], trained.get(name)
+        opt, t = optimum[name], trained.get(name)
+        fit = None if t is None else t.fit
         convex = None if name == W1 else strictly_convex(DIVERGENCES[name])
         error = None if fit is None else {"mean": fit.mean - opt.mean, "std": fit.std - opt.std}
-        gap, extent, outputs = resolution.get(name, (None, None, None))
         table[name] = {
             "optimum": {"mean": opt.mean, "std": opt.std, "value": opt.value},
             "local_minima": [{"mean": g.mean, "std": g.std, "value": g.value} for g in minima[name]],
@@ -431,11 +441,11 @@ def run(params: dict[str, Any], out: Path, size: str) -> Result:
                 "f'' = 0 almost everywhere: T* = f'(p/q) is piecewise constant, so the generator's gradient at "
                 "the optimal critic is 0 almost everywhere and the fit follows the critic's approximation error"),
             "within_margin": None if error is None else bool(max(abs(error["mean"]), abs(error["std"])) <= margin),
-            "sigma_range": None if name not in sigma_range else list(sigma_range[name]),
-            "start": None if name not in starts else {"mean": starts[name].mean, "std": starts[name].std},
-            "critic_gap": gap,
-            "flat_extent": None if extent is None else {"mean": extent[0], "std": extent[1]},
-            "critic_outputs": None if outputs is None else {"min": outputs[0], "max": outputs[1]},
+            "sigma_range": None if t is None else list(t.sigma_range),
+            "start": None if t is None else {"mean": t.start.mean, "std": t.start.std},
+            "critic_gap": None if t is None else t.critic_gap,
+            "flat_extent": None if t is None else {"mean": t.flat_extent[0], "std": t.flat_extent[1]},
+            "critic_outputs": None if t is None else {"min": t.critic_outputs[0], "max": t.critic_outputs[1]},
         }
 
     kl, rkl = optimum["kl"], optimum["reverse-kl"]
@@ -477,7 +487,7 @@ def run(params: dict[str, Any], out: Path, size: str) -> Result:
         f"(worst {worst:.3f}){'; missed: ' + ', '.join(f'{n} ({off(n):.3f})' for n in misses) if misses else ''}"
         f"{uncounted_text}."
     )
-    figures = (_figure(Path(out) / "fits.png", data, names, minima, trained),)
+    figures = (_figure(Path(out) / "fits.png", data, names, minima, {n: t.fit for n, t in trained.items()}),)
     numbers = {
         "divergences": table,
         "moments": {"mean": moments.mean, "std": moments.std},

@@ -33,8 +33,8 @@ import torch
 from ganlab.data.toy import ToyDataset
 from ganlab.divergences import DIVERGENCES, FDivergence
 
-__all__ = ["W1", "Fit", "exact_value", "finite_sigma_range", "objective_on_grid", "optimal_gaussian",
-           "quadrature_grid", "search_box", "sublevel_extent", "tail_exponent"]
+__all__ = ["W1", "Fit", "exact_value", "finite_sigma_range", "gaussian_log_pdf", "objective_on_grid",
+           "optimal_gaussian", "quadrature_grid", "search_box", "search_ranges", "sublevel_extent", "tail_exponent"]
 
 W1 = "w1"
 #: Objectives whose integrand has kinks (|p - q|, |F_P - F_Q|): computed in closed form between the crossings.
@@ -50,14 +50,25 @@ class Fit:
     value: float = math.nan
 
 
-def search_box(data: ToyDataset, step: float) -> tuple[tuple[float, float], tuple[float, float], np.ndarray]:
-    """The search box (mu range, sigma range) and an x grid of about ``step`` that holds every Gaussian of it
-    to 8 sigma."""
+def gaussian_log_pdf(x: np.ndarray | float, mu: np.ndarray | float, sigma: np.ndarray | float) -> np.ndarray:
+    """log N(x; mu, sigma^2) = -(x - mu)^2 / (2 sigma^2) - log sigma - log(2 pi) / 2, broadcast over the
+    arguments."""
+    return -0.5 * ((x - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * math.log(2 * math.pi)
+
+
+def search_ranges(data: ToyDataset) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The search box: mu in [min m - 2 max s, max m + 2 max s], sigma in [min s / 4, 3 std(P)]."""
     m, s, w = data.modes[:, 0], data.std_per_mode(), data.weights
     mean = float(w @ m)
     spread = math.sqrt(float(w @ (s**2 + m**2)) - mean**2)
-    mu_range = (float(m.min() - 2 * s.max()), float(m.max() + 2 * s.max()))
-    sigma_range = (float(s.min() / 4), float(3 * spread))
+    return (float(m.min() - 2 * s.max()), float(m.max() + 2 * s.max())), (float(s.min() / 4), float(3 * spread))
+
+
+def search_box(data: ToyDataset, step: float) -> tuple[tuple[float, float], tuple[float, float], np.ndarray]:
+    """The search box (mu range, sigma range: ``search_ranges``) and an x grid of about ``step`` that holds every
+    Gaussian of it to 8 sigma."""
+    m, s = data.modes[:, 0], data.std_per_mode()
+    mu_range, sigma_range = search_ranges(data)
     lo = min(mu_range[0] - 8 * sigma_range[1], float((m - 12 * s).min()))
     hi = max(mu_range[1] + 8 * sigma_range[1], float((m + 12 * s).max()))
     x = np.linspace(lo, hi, int(math.ceil((hi - lo) / step)) + 1)
@@ -117,7 +128,7 @@ def objective_on_grid(name: str, data: ToyDataset, mu: np.ndarray, sigma: np.nda
         return np.trapezoid(np.abs(cdf_p[None, :] - scipy.special.ndtr((x - mu) / sigma)), x, axis=1)
     div = DIVERGENCES[name]
     log_p = data.log_pdf(x)[None, :]
-    log_q = -0.5 * ((x - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * math.log(2 * math.pi)
+    log_q = gaussian_log_pdf(x, mu, sigma)
     log_r = np.clip(log_p - log_q, -700.0, 700.0)
     r = np.exp(log_r)
     with torch.no_grad():
@@ -155,7 +166,7 @@ def exact_value(name: str, data: ToyDataset, mu: float, sigma: float, x: np.ndar
     m, s, w = data.modes[:, 0], data.std_per_mode(), data.weights
     if name == "tv":
         def h(t: np.ndarray) -> np.ndarray:
-            return data.log_pdf(t) + 0.5 * ((t - mu) / sigma) ** 2 + math.log(sigma) + 0.5 * math.log(2 * math.pi)
+            return data.log_pdf(t) - gaussian_log_pdf(t, mu, sigma)
 
         cuts = np.array(_crossings(h, x))
         inner = (w[:, None] * scipy.special.ndtr((cuts - m[:, None]) / s[:, None])).sum(0)
@@ -234,7 +245,7 @@ def sublevel_extent(name: str, data: ToyDataset, best: Fit, epsilon: float, *, m
     if not (math.isfinite(epsilon) and epsilon >= 0):
         raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
     x = quadrature_grid(data)
-    (mu_lo, mu_hi), (s_lo, s_hi), _ = search_box(data, 1.0)
+    (mu_lo, mu_hi), (s_lo, s_hi) = search_ranges(data)
     level = best.value + epsilon
 
     def inside(mus: np.ndarray, sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -64,11 +64,9 @@ from ganlab.distributed import World
 from ganlab.divergences import DIVERGENCES, variational_bound_from_logits
 from ganlab.experiments import Experiment, Result, check_run
 from ganlab.experiments.disjoint_supports import fit_critic
-from ganlab.files import atomic_write
 from ganlab.metrics.modes import w1_to_data
 from ganlab.models.mlp import MLPCritic
-from ganlab.report import plot_samples
-from ganlab.report import pyplot
+from ganlab.report import plot_samples, pyplot, save_figure
 from ganlab.steps import critic_step, generator_step
 
 __all__ = ["EXPERIMENT", "PARAMS", "run"]
@@ -163,10 +161,9 @@ def _curves(path: Path, steps: list[int], w1: list[float], w_hat: list[float], j
         h2, l2 = ax2.get_legend_handles_labels()
         ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="lower left")
         ax.set_title(title, fontsize=9)
-        fig.tight_layout()
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+        return save_figure(fig, path, tight=True)
     finally:
-        plt.close(fig)
+        plt.close(fig)  # when drawing failed (save_figure has closed it otherwise)
 
 
 def run(params: dict[str, Any], out: Path, size: str) -> Result:
