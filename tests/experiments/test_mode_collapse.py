@@ -108,7 +108,7 @@ def _veegan_counts(x: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("mc")
-    stale = out / "runs" / "gan-ring"  # an earlier call's run folder: replaced, not resumed or refused
+    stale = out / "runs" / "gan-ring-s1"  # an earlier call's run folder: replaced, not resumed or refused
     stale.mkdir(parents=True)
     (stale / "summary.json").write_text("{}")
     argv = ["experiment", "mode-collapse", "--size", "smoke", "--out", str(out), "--recipes=gan,wgan-gp-toy",
@@ -122,6 +122,7 @@ def test_smoke_numbers_are_those_of_the_saved_samples(smoke):
     n = res["numbers"]
     assert n["datasets"] == ["ring"] and n["steps"] == {"ring": 12} and n["snapshots"] == 2  # smoke: first data set
     assert n["lr"] == {"ring": None}
+    assert n["seeds"] == [1] and [r["seed"] for r in n["runs"]] == [1, 1]  # smoke: one seed, from --seed
     assert [r["recipe"] for r in n["runs"]] == ["gan", "wgan-gp-toy"]
     assert [r["lipschitz"] for r in n["runs"]] == [False, True]
     assert [(r["lr_g"], r["lr_d"]) for r in n["runs"]] == [(2e-4, 2e-4), (1e-4, 1e-4)]  # the recipes' own
@@ -129,7 +130,7 @@ def test_smoke_numbers_are_those_of_the_saved_samples(smoke):
         for run in n["runs"]:
             assert [s["step"] for s in run["snapshots"]] == [6, 12]
             for snap in run["snapshots"]:
-                x = arrays[f"ring__{run['recipe']}__{snap['step']}"].astype(np.float64)
+                x = arrays[f"ring__{run['recipe']}__s1__{snap['step']}"].astype(np.float64)
                 assert x.shape == (300, 2)
                 counts = _veegan_counts(x)
                 assert snap["counts"] == counts.tolist()
@@ -138,7 +139,7 @@ def test_smoke_numbers_are_those_of_the_saved_samples(smoke):
                 assert snap["w1"] is not None and snap["w1"] > 0
             assert run["coverage"] == pytest.approx(np.mean([s["modes"] for s in run["snapshots"]]) / 8, abs=1e-15)
             assert run["hopping"] == hopping([s["counts"] for s in run["snapshots"]])
-            summary = json.loads((out / "runs" / f"{run['recipe']}-ring" / "summary.json").read_text())
+            summary = json.loads((out / "runs" / f"{run['recipe']}-ring-s1" / "summary.json").read_text())
             assert summary["steps"] == 12 and summary["threads"] == 1
 
 
@@ -172,7 +173,30 @@ def test_smoke_figures_are_pngs(smoke):
     ({"steps": 3, "snapshots": 4}, "snapshots=4 is more than steps=3"),
     ({"hopping_margin": -1.0}, "hopping_margin must be a number >= 0"),
     ({"lr": -1e-3}, "lr must be a number >= 0, got -0.001"),
+    ({"seeds": -1}, "seeds must be 0 .* or a positive integer, got -1"),
 ])
 def test_bad_parameters_are_refused(tmp_path, bad, message):
     with pytest.raises(ValueError, match=message):
         EXPERIMENT.run(bad, tmp_path, "smoke")
+
+
+def test_seeds_each_run_every_recipe_and_the_claim_averages_over_all_runs(tmp_path):
+    res = EXPERIMENT.run({"seed": 3, "seeds": 2, "recipes": ["gan", "wgan-gp-toy"], "steps": 4, "snapshots": 2,
+                          "eval_samples": 200, "width": 16}, tmp_path, "smoke")
+    n = res.numbers
+    assert n["seeds"] == [3, 4]
+    assert [(r["seed"], r["recipe"]) for r in n["runs"]] == [(3, "gan"), (3, "wgan-gp-toy"), (4, "gan"),
+                                                             (4, "wgan-gp-toy")]
+    # the two seeds train differently (their samples differ), and the claim is the rule on all four runs
+    with np.load(tmp_path / "snapshots.npz") as arrays:
+        assert not np.array_equal(arrays["ring__gan__s3__4"], arrays["ring__gan__s4__4"])
+    classic = [r for r in n["runs"] if r["recipe"] == "gan"]
+    lipschitz = [r for r in n["runs"] if r["recipe"] == "wgan-gp-toy"]
+    expected = claim_holds(classic, lipschitz, coverage_margin=0.1, hopping_margin=0.2,
+                           null_quality=n["null"]["ring"]["high_quality"], learnt_factor=3.0)
+    assert n["claim"]["ring"] == expected
+    mean_gap = np.mean([r["coverage"] for r in lipschitz]) - np.mean([r["coverage"] for r in classic])
+    assert expected["coverage_gap"] == pytest.approx(mean_gap, abs=1e-15)
+    assert "means over seeds 3-4" in res.verdict
+    for seed in (3, 4):
+        assert (tmp_path / "runs" / f"gan-ring-s{seed}" / "summary.json").is_file()

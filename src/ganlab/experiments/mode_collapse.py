@@ -84,6 +84,7 @@ _FULL_STEPS = {"ring": 1500, "8gaussians": 1500, "grid": 3000, "25gaussians": 30
 _FULL_LR: dict[str, float | None] = {"ring": None, "8gaussians": None, "grid": 1e-3, "25gaussians": 1e-3}
 _SMOKE_STEPS = 30
 _SNAPSHOTS = {"smoke": 2, "full": 6}
+_SEEDS = {"smoke": 1, "full": 3}
 _PLOT_POINTS = 500
 
 
@@ -178,7 +179,7 @@ def is_lipschitz(config: Any) -> bool:
 def _params(params: dict[str, Any], size: str) -> dict[str, Any]:
     check_run(EXPERIMENT.name, params, size, EXPERIMENT.params)
     p = {**EXPERIMENT.params, **params}
-    for key in ("steps", "snapshots"):
+    for key in ("steps", "snapshots", "seeds"):
         if not (isinstance(p[key], int) and p[key] >= 0):
             raise ValueError(f"{key} must be 0 (the size's default) or a positive integer, got {p[key]!r}")
     for key in ("width", "eval_samples"):
@@ -203,13 +204,15 @@ def _params(params: dict[str, Any], size: str) -> dict[str, Any]:
     steps = {d: p["steps"] or (_FULL_STEPS[d] if size == "full" else _SMOKE_STEPS) for d in datasets}
     lr = {d: float(p["lr"]) or (_FULL_LR[d] if size == "full" else None) for d in datasets}
     snapshots = p["snapshots"] or _SNAPSHOTS[size]
+    seeds = list(range(int(p["seed"]), int(p["seed"]) + (p["seeds"] or _SEEDS[size])))
     if snapshots > min(steps.values()):
         raise ValueError(f"snapshots={snapshots} is more than steps={min(steps.values())}; a snapshot needs at "
                          f"least one step")
-    return {**p, "recipes": recipes, "datasets": datasets, "steps": steps, "lr": lr, "snapshots": snapshots}
+    return {**p, "recipes": recipes, "datasets": datasets, "steps": steps, "lr": lr, "snapshots": snapshots,
+            "seeds": seeds}
 
 
-def _train_with_snapshots(recipe: str, data: str, p: dict[str, Any],
+def _train_with_snapshots(recipe: str, data: str, seed: int, p: dict[str, Any],
                           run_dir: Path) -> tuple[dict[str, Any], dict[int, np.ndarray], Any]:
     """One run of the training loop in snapshot segments: (its record, samples by step, the data set)."""
     from ganlab.build import eval_latents
@@ -221,7 +224,7 @@ def _train_with_snapshots(recipe: str, data: str, p: dict[str, Any],
         shutil.rmtree(run_dir)
     steps, lr = p["steps"][data], p["lr"][data]
     rates = {} if lr is None else {"lr_g": lr, "lr_d": lr}
-    base = resolve_config(recipe=recipe, data=data, steps=steps, out=str(run_dir), seed=int(p["seed"]),
+    base = resolve_config(recipe=recipe, data=data, steps=steps, out=str(run_dir), seed=seed,
                           threads=1, eval_every=0, ckpt_every=0, log_every=max(1, steps),
                           eval_samples=p["eval_samples"],
                           model={"family": "mlp", "g_width": p["width"], "d_width": p["width"]}, **rates)
@@ -238,7 +241,7 @@ def _train_with_snapshots(recipe: str, data: str, p: dict[str, Any],
                       "w1": summary.get("w1"), "counts": list(m.counts)})
         samples[int(end)] = x.float().numpy()
     k = int(setup.dataset.num_modes)
-    return {"recipe": recipe, "data": data, "lipschitz": is_lipschitz(base), "lr_g": base.lr_g, "lr_d": base.lr_d,
+    return {"recipe": recipe, "data": data, "seed": seed, "lipschitz": is_lipschitz(base), "lr_g": base.lr_g, "lr_d": base.lr_d,
             "num_modes": k, "snapshots": snaps,
             "coverage": coverage([s["modes"] for s in snaps], k), "hopping": hopping([s["counts"] for s in snaps]),
             "final_modes": snaps[-1]["modes"], "final_high_quality": snaps[-1]["high_quality"],
@@ -247,7 +250,8 @@ def _train_with_snapshots(recipe: str, data: str, p: dict[str, Any],
 
 def _snapshot_figure(path: Path, data: str, runs: list[dict[str, Any]], samples: dict[str, dict[int, np.ndarray]],
                      dataset: Any) -> Path:
-    """One row of scatter plots per recipe, one column per snapshot: samples over the modes."""
+    """One row of scatter plots per run (one seed of each recipe), one column per snapshot: samples over the
+    modes."""
     plt = pyplot()
     cols = len(runs[0]["snapshots"])
     fig, axes = plt.subplots(len(runs), cols, figsize=(max(2.1 * cols, 4.5), 2.2 * len(runs)), dpi=80,
@@ -267,39 +271,53 @@ def _snapshot_figure(path: Path, data: str, runs: list[dict[str, Any]], samples:
             ax.set_title(f"step {snap['step']}: {snap['modes']}/{run['num_modes']}, "
                          f"{100 * snap['high_quality']:.0f} %", fontsize=7)
         row[0].set_ylabel(run["recipe"], fontsize=9)
-    fig.suptitle(f"{data}: samples over training\n(modes captured, high quality)", fontsize=9)
+    fig.suptitle(f"{data}, seed {runs[0]['seed']}: samples over training\n(modes captured, high quality)", fontsize=9)
     return save_figure(fig, path, tight=True)
 
 
 def _curves_figure(path: Path, by_data: dict[str, list[dict[str, Any]]], null: dict[str, dict[str, float]]) -> Path:
-    """Modes captured over training per data set, one line per recipe, the null model's expectation dashed."""
+    """Modes captured over training per data set, one line per recipe (the mean over its seeds, their range
+    shaded), the null model's expectation dashed."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(by_data), figsize=(5 * len(by_data), 3.6), dpi=90, squeeze=False)
     for ax, (data, runs) in zip(axes[0], by_data.items()):
-        for run in runs:
-            steps = [s["step"] for s in run["snapshots"]]
-            hop = "-" if run["hopping"] is None else f"{run['hopping']:.2f}"
-            ax.plot(steps, [s["modes"] for s in run["snapshots"]], "o-" if run["lipschitz"] else "s--", ms=3,
-                    label=f"{run['recipe']} (hopping {hop})")
+        for recipe in dict.fromkeys(r["recipe"] for r in runs):
+            mine = [r for r in runs if r["recipe"] == recipe]
+            steps = [s["step"] for s in mine[0]["snapshots"]]
+            modes = np.array([[s["modes"] for s in r["snapshots"]] for r in mine], dtype=np.float64)
+            hop = _mean_hopping(mine)
+            line, = ax.plot(steps, modes.mean(0), "o-" if mine[0]["lipschitz"] else "s--", ms=3,
+                            label=f"{recipe} (hopping {'-' if hop is None else f'{hop:.2f}'})")
+            if len(mine) > 1:
+                ax.fill_between(steps, modes.min(0), modes.max(0), color=line.get_color(), alpha=0.15, lw=0)
         ax.axhline(runs[0]["num_modes"], color="0.6", lw=0.8, ls=":")
         ax.axhline(null[data]["modes"], color="tab:red", lw=0.8, ls="--", label=f"null ({null[data]['modes']:.1f})")
         ax.set_xlabel("generator step")
-        ax.set_ylabel("modes captured")
+        ax.set_ylabel(f"modes captured (mean of {len(runs) // len(set(r['recipe'] for r in runs))} seeds)")
         ax.set_title(data, fontsize=9)
         ax.legend(fontsize=7)
     return save_figure(fig, path, tight=True)
 
 
+def _mean_hopping(runs: Sequence[dict[str, Any]]) -> float | None:
+    """The mean hopping of runs (None counts as 0, as in ``claim_holds``); None when no run has a value."""
+    values = [r["hopping"] for r in runs]
+    return None if all(v is None for v in values) else float(np.mean([v or 0.0 for v in values]))
+
+
 def run(params: dict[str, Any], out: Path, size: str) -> Result:
     """Train every recipe on every data set with snapshots; mode metrics over training and the claim per data set.
 
-    numbers: ``runs`` (per recipe and data set: ``lipschitz``, ``lr_g``, ``lr_d``, ``num_modes``, ``snapshots``
-    (step, modes, high_quality, reverse_kl, w1, counts), ``coverage``, ``hopping``, ``final_modes``,
+    Each recipe runs once per seed of ``seeds`` (``seeds`` consecutive seeds from ``seed``; 0: the size's
+    default, 1 at smoke and 3 at full size); the groups' means in ``claim_holds`` are over all their runs.
+
+    numbers: ``runs`` (per seed, recipe and data set: ``seed``, ``lipschitz``, ``lr_g``, ``lr_d``, ``num_modes``,
+    ``snapshots`` (step, modes, high_quality, reverse_kl, w1, counts), ``coverage``, ``hopping``, ``final_modes``,
     ``final_high_quality``, ``wall_seconds``), ``claim`` (per data set: ``coverage_gap``, ``hopping_gap``,
     ``lipschitz_quality``, ``learnt``, ``holds``), ``null`` (per data set: ``modes``, ``high_quality``),
-    ``steps`` and ``lr`` (per data set; lr None: the recipes' own), ``snapshots``, ``datasets``. The
-    snapshots' samples are written to ``OUT/snapshots.npz`` (arrays named ``DATA__RECIPE__STEP``), the run
-    folders to ``OUT/runs/``.
+    ``steps`` and ``lr`` (per data set; lr None: the recipes' own), ``snapshots``, ``datasets``, ``seeds``. The
+    snapshots' samples are written to ``OUT/snapshots.npz`` (arrays named ``DATA__RECIPE__sSEED__STEP``), the
+    run folders to ``OUT/runs/RECIPE-DATA-sSEED``.
     """
     p = _params(params, size)
     out = Path(out)
@@ -308,11 +326,14 @@ def run(params: dict[str, Any], out: Path, size: str) -> Result:
     figures, claim, null = [], {}, {}
     for data in p["datasets"]:
         runs, samples = [], {}
-        for recipe in p["recipes"]:
-            summary, snaps, dataset = _train_with_snapshots(recipe, data, p, out / "runs" / f"{recipe}-{data}")
-            runs.append(summary)
-            samples[recipe] = snaps
-            arrays.update({f"{data}__{recipe}__{step}": x for step, x in snaps.items()})
+        for seed in p["seeds"]:
+            for recipe in p["recipes"]:
+                summary, snaps, dataset = _train_with_snapshots(recipe, data, seed, p,
+                                                                out / "runs" / f"{recipe}-{data}-s{seed}")
+                runs.append(summary)
+                if seed == p["seeds"][0]:
+                    samples[recipe] = snaps
+                arrays.update({f"{data}__{recipe}__s{seed}__{step}": x for step, x in snaps.items()})
         runs_by_data[data] = runs
         null[data] = null_model(dataset, p["eval_samples"])
         classic = [r for r in runs if not r["lipschitz"]]
@@ -320,7 +341,8 @@ def run(params: dict[str, Any], out: Path, size: str) -> Result:
         claim[data] = claim_holds(classic, lipschitz, coverage_margin=float(p["coverage_margin"]),
                                   hopping_margin=float(p["hopping_margin"]),
                                   null_quality=null[data]["high_quality"], learnt_factor=float(p["learnt_factor"]))
-        figures.append(_snapshot_figure(out / f"snapshots_{data}.png", data, runs, samples, dataset))
+        figures.append(_snapshot_figure(out / f"snapshots_{data}.png", data, runs[:len(p["recipes"])], samples,
+                                        dataset))
     figures.append(_curves_figure(out / "modes_over_training.png", runs_by_data, null))
 
     def write_npz(tmp: Path) -> None:
@@ -332,13 +354,21 @@ def run(params: dict[str, Any], out: Path, size: str) -> Result:
     passed = all(c["holds"] for c in claim.values())
     numbers = {"runs": [r for rs in runs_by_data.values() for r in rs], "claim": claim, "null": null,
                "steps": p["steps"], "lr": p["lr"], "snapshots": p["snapshots"], "datasets": p["datasets"],
+               "seeds": p["seeds"],
                "learnt_factor": float(p["learnt_factor"])}
 
     def describe(data: str) -> str:
         runs, c, n = runs_by_data[data], claim[data], null[data]
         rates = "the recipes' rates" if p["lr"][data] is None else f"lr {p['lr'][data]:g}"
-        cov = ", ".join(f"{r['recipe']} {r['coverage']:.2f}" for r in runs)
-        final = ", ".join(f"{r['recipe']} {r['final_modes']}/{100 * r['final_high_quality']:.0f} %" for r in runs)
+        by_recipe = {name: [r for r in runs if r["recipe"] == name] for name in p["recipes"]}
+
+        def mean(rs: list[dict[str, Any]], key: str) -> float:
+            return float(np.mean([r[key] for r in rs]))
+
+        modes_format = ".0f" if len(p["seeds"]) == 1 else ".1f"
+        cov = ", ".join(f"{name} {mean(rs, 'coverage'):.2f}" for name, rs in by_recipe.items())
+        final = ", ".join(f"{name} {mean(rs, 'final_modes'):{modes_format}}/{100 * mean(rs, 'final_high_quality'):.0f} %"
+                          for name, rs in by_recipe.items())
         ends = {g: np.mean([r["final_modes"] for r in runs if r["lipschitz"] is g]) for g in (True, False)}
         text = (f"{data} ({p['steps'][data]} steps, {rates}): mean coverage {cov} (Lipschitz - classic "
                 f"{c['coverage_gap']:+.2f}, hopping classic - Lipschitz {c['hopping_gap']:+.2f}); final modes / high "
@@ -357,7 +387,9 @@ def run(params: dict[str, Any], out: Path, size: str) -> Result:
                f"({margins})" if passed else
                f"the claim ({margins}) holds on {', '.join(held) if held else 'no data set'} and not on "
                f"{', '.join(failed)}")
-    verdict = f"In {p['snapshots']} snapshots, " + "; ".join(describe(d) for d in claim) + f": {outcome}."
+    seeds = f"seed {p['seeds'][0]}" if len(p["seeds"]) == 1 else f"means over seeds {p['seeds'][0]}-{p['seeds'][-1]}"
+    verdict = (f"In {p['snapshots']} snapshots ({seeds}), " + "; ".join(describe(d) for d in claim)
+               + f": {outcome}.")
     return Result(numbers=numbers, verdict=verdict, passed=passed, figures=tuple(figures))
 
 
@@ -366,7 +398,7 @@ EXPERIMENT = Experiment(
     lecture="004_a72885b194f54592.txt 'Mode collapse'",
     claim=("Trained on the ring and the grid, the minimax and non-saturating GANs capture fewer modes or "
            "oscillate between them, while WGAN-GP and SN-GAN cover more."),
-    params={"seed": 0, "recipes": ["gan", "nsgan", "wgan-gp-toy", "sngan"], "datasets": ["ring", "grid"],
+    params={"seed": 0, "seeds": 0, "recipes": ["gan", "nsgan", "wgan-gp-toy", "sngan"], "datasets": ["ring", "grid"],
             "steps": 0, "lr": 0.0, "snapshots": 0, "width": 128, "eval_samples": 1000, "coverage_margin": 0.1,
             "hopping_margin": 0.2, "learnt_factor": 3.0},
     run=run,
