@@ -36,14 +36,14 @@ configs/toy/grid.toml, trains 27 000 steps at lr 1e-3), so at full size the grid
 both networks of every recipe (the tuned config's rate, 5-10x the recipes'; the same for both groups)
 and 3000 steps, what fits a few minutes on one core per run.
 
-Measured at full size (seed 0; docs/experiments/mode-collapse): on the ring the claim holds (mean coverage
-+0.40 for the Lipschitz group: the minimax and NS GANs sat on 0-2 modes for the first 500-1250 steps). On
-the grid every run learnt (10-26 % high quality against the null's 1.5 %) and at step 3000 the Lipschitz
-runs cover more (WGAN-GP 24, SN-GAN 19 of 25 modes; GAN 13, NS-GAN 14, which dropped the inner modes), but
-the rule does not hold there: mean coverage over the six snapshots differs by +0.06 (< 0.1) and the
-Lipschitz group hops more (-0.11), because SN-GAN itself collapsed to 2 modes at step 1500 (at lr 1e-3, 5x
-its paper's rate) and the first snapshots are near the null for everyone. With one seed and 3000 steps the
-grid does not separate the groups over training; the final snapshot does.
+Measured at full size (seeds 0-2; docs/experiments/mode-collapse): on the ring the claim holds (mean coverage
++0.30 and hopping +0.26 for the Lipschitz group: the minimax and NS GANs sat on 0-2 modes for the first 500-1250
+steps). On the grid every run learnt (6-54 % high quality against the null's 1.5 %) and the rule does not hold
+(coverage +0.02, hopping -0.08), for one recipe: WGAN-GP covers more than both classic GANs on average (mean
+coverage 0.69 against 0.53 and 0.50: above both on seeds 0 and 1, level with GAN on seed 2; 22-24 of 25 modes at
+step 3000 against 11-22), while SN-GAN covers the least (0.37; 11-19 modes) and hops the most, at lr 1e-3 (5x its paper's rate), as it also did on one ring seed
+at its own rate (1 mode at step 1500). So the measurement supports the claim for the gradient penalty and not,
+at these short runs, for spectral normalization.
 
 Deviations from the recipes, for time: both networks are MLPs of ``width`` units (default 128; the recipes
 keep the WGAN-GP toy script's 512), ``eval_samples`` = 1000 (the VEEGAN / PacGAN protocol uses 2500), and the
