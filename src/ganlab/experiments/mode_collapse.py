@@ -41,9 +41,9 @@ Measured at full size (seeds 0-2; docs/experiments/mode-collapse): on the ring t
 steps). On the grid every run learnt (6-54 % high quality against the null's 1.5 %) and the rule does not hold
 (coverage +0.02, hopping -0.08), for one recipe: WGAN-GP covers more than both classic GANs on average (mean
 coverage 0.69 against 0.53 and 0.50: above both on seeds 0 and 1, level with GAN on seed 2; 22-24 of 25 modes at
-step 3000 against 11-22), while SN-GAN covers the least (0.37; 11-19 modes) and hops the most, at lr 1e-3 (5x its paper's rate), as it also did on one ring seed
-at its own rate (1 mode at step 1500). So the measurement supports the claim for the gradient penalty and not,
-at these short runs, for spectral normalization.
+step 3000 against 11-22), while SN-GAN covers the least (0.37; 11-19 modes) and hops the most, at lr 1e-3 (5x
+its paper's rate), as it also did on one ring seed at its own rate (1 mode at step 1500). So the measurement
+supports the claim for the gradient penalty and not, at these short runs, for spectral normalization.
 
 Deviations from the recipes, for time: both networks are MLPs of ``width`` units (default 128; the recipes
 keep the WGAN-GP toy script's 512), ``eval_samples`` = 1000 (the VEEGAN / PacGAN protocol uses 2500), and the
@@ -117,6 +117,19 @@ def hopping(counts: Sequence[Sequence[int]]) -> float | None:
     return float(np.mean(tvs)) if tvs else None
 
 
+def _mean(runs: Sequence[dict[str, Any]], key: str) -> float:
+    """The mean of the runs' ``key`` (a value None counts as 0)."""
+    return float(np.mean([r[key] if r[key] is not None else 0.0 for r in runs]))
+
+
+def _by_recipe(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The runs grouped by recipe (one run per seed), recipes in the order they first appear."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        groups.setdefault(r["recipe"], []).append(r)
+    return groups
+
+
 def claim_holds(classic: Sequence[dict[str, Any]], lipschitz: Sequence[dict[str, Any]], *, coverage_margin: float,
                 hopping_margin: float, null_quality: float = 0.0, learnt_factor: float = 0.0) -> dict[str, Any]:
     """The claim on one data set, from the runs' {"coverage", "hopping", "final_high_quality"} (hopping None
@@ -129,13 +142,9 @@ def claim_holds(classic: Sequence[dict[str, Any]], lipschitz: Sequence[dict[str,
     """
     if not classic or not lipschitz:
         raise ValueError("the claim compares two groups of recipes; each needs at least one run")
-
-    def mean(runs: Sequence[dict[str, Any]], key: str) -> float:
-        return float(np.mean([r[key] if r[key] is not None else 0.0 for r in runs]))
-
-    cov_gap = mean(lipschitz, "coverage") - mean(classic, "coverage")
-    hop_gap = mean(classic, "hopping") - mean(lipschitz, "hopping")
-    quality = mean(lipschitz, "final_high_quality")
+    cov_gap = _mean(lipschitz, "coverage") - _mean(classic, "coverage")
+    hop_gap = _mean(classic, "hopping") - _mean(lipschitz, "hopping")
+    quality = _mean(lipschitz, "final_high_quality")
     learnt = bool(quality >= learnt_factor * null_quality)
     return {"coverage_gap": cov_gap, "hopping_gap": hop_gap, "lipschitz_quality": quality, "learnt": learnt,
             "holds": bool((cov_gap >= coverage_margin or hop_gap >= hopping_margin) and learnt)}
@@ -241,8 +250,8 @@ def _train_with_snapshots(recipe: str, data: str, seed: int, p: dict[str, Any],
                       "w1": summary.get("w1"), "counts": list(m.counts)})
         samples[int(end)] = x.float().numpy()
     k = int(setup.dataset.num_modes)
-    return {"recipe": recipe, "data": data, "seed": seed, "lipschitz": is_lipschitz(base), "lr_g": base.lr_g, "lr_d": base.lr_d,
-            "num_modes": k, "snapshots": snaps,
+    return {"recipe": recipe, "data": data, "seed": seed, "lipschitz": is_lipschitz(base), "lr_g": base.lr_g,
+            "lr_d": base.lr_d, "num_modes": k, "snapshots": snaps,
             "coverage": coverage([s["modes"] for s in snaps], k), "hopping": hopping([s["counts"] for s in snaps]),
             "final_modes": snaps[-1]["modes"], "final_high_quality": snaps[-1]["high_quality"],
             "wall_seconds": summary["wall_seconds"]}, samples, setup.dataset
@@ -281,28 +290,22 @@ def _curves_figure(path: Path, by_data: dict[str, list[dict[str, Any]]], null: d
     plt = pyplot()
     fig, axes = plt.subplots(1, len(by_data), figsize=(5 * len(by_data), 3.6), dpi=90, squeeze=False)
     for ax, (data, runs) in zip(axes[0], by_data.items()):
-        for recipe in dict.fromkeys(r["recipe"] for r in runs):
-            mine = [r for r in runs if r["recipe"] == recipe]
+        groups = _by_recipe(runs)
+        for recipe, mine in groups.items():
             steps = [s["step"] for s in mine[0]["snapshots"]]
             modes = np.array([[s["modes"] for s in r["snapshots"]] for r in mine], dtype=np.float64)
-            hop = _mean_hopping(mine)
+            hop = "-" if all(r["hopping"] is None for r in mine) else f"{_mean(mine, 'hopping'):.2f}"
             line, = ax.plot(steps, modes.mean(0), "o-" if mine[0]["lipschitz"] else "s--", ms=3,
-                            label=f"{recipe} (hopping {'-' if hop is None else f'{hop:.2f}'})")
+                            label=f"{recipe} (hopping {hop})")
             if len(mine) > 1:
                 ax.fill_between(steps, modes.min(0), modes.max(0), color=line.get_color(), alpha=0.15, lw=0)
         ax.axhline(runs[0]["num_modes"], color="0.6", lw=0.8, ls=":")
         ax.axhline(null[data]["modes"], color="tab:red", lw=0.8, ls="--", label=f"null ({null[data]['modes']:.1f})")
         ax.set_xlabel("generator step")
-        ax.set_ylabel(f"modes captured (mean of {len(runs) // len(set(r['recipe'] for r in runs))} seeds)")
+        ax.set_ylabel(f"modes captured (mean of {len(mine)} seeds)")
         ax.set_title(data, fontsize=9)
         ax.legend(fontsize=7)
     return save_figure(fig, path, tight=True)
-
-
-def _mean_hopping(runs: Sequence[dict[str, Any]]) -> float | None:
-    """The mean hopping of runs (None counts as 0, as in ``claim_holds``); None when no run has a value."""
-    values = [r["hopping"] for r in runs]
-    return None if all(v is None for v in values) else float(np.mean([v or 0.0 for v in values]))
 
 
 def run(params: dict[str, Any], out: Path, size: str) -> Result:
@@ -341,8 +344,8 @@ def run(params: dict[str, Any], out: Path, size: str) -> Result:
         claim[data] = claim_holds(classic, lipschitz, coverage_margin=float(p["coverage_margin"]),
                                   hopping_margin=float(p["hopping_margin"]),
                                   null_quality=null[data]["high_quality"], learnt_factor=float(p["learnt_factor"]))
-        figures.append(_snapshot_figure(out / f"snapshots_{data}.png", data, runs[:len(p["recipes"])], samples,
-                                        dataset))
+        first_seed = [r for r in runs if r["seed"] == p["seeds"][0]]
+        figures.append(_snapshot_figure(out / f"snapshots_{data}.png", data, first_seed, samples, dataset))
     figures.append(_curves_figure(out / "modes_over_training.png", runs_by_data, null))
 
     def write_npz(tmp: Path) -> None:
@@ -360,16 +363,12 @@ def run(params: dict[str, Any], out: Path, size: str) -> Result:
     def describe(data: str) -> str:
         runs, c, n = runs_by_data[data], claim[data], null[data]
         rates = "the recipes' rates" if p["lr"][data] is None else f"lr {p['lr'][data]:g}"
-        by_recipe = {name: [r for r in runs if r["recipe"] == name] for name in p["recipes"]}
-
-        def mean(rs: list[dict[str, Any]], key: str) -> float:
-            return float(np.mean([r[key] for r in rs]))
-
+        groups = _by_recipe(runs)
         modes_format = ".0f" if len(p["seeds"]) == 1 else ".1f"
-        cov = ", ".join(f"{name} {mean(rs, 'coverage'):.2f}" for name, rs in by_recipe.items())
-        final = ", ".join(f"{name} {mean(rs, 'final_modes'):{modes_format}}/{100 * mean(rs, 'final_high_quality'):.0f} %"
-                          for name, rs in by_recipe.items())
-        ends = {g: np.mean([r["final_modes"] for r in runs if r["lipschitz"] is g]) for g in (True, False)}
+        cov = ", ".join(f"{name} {_mean(rs, 'coverage'):.2f}" for name, rs in groups.items())
+        final = ", ".join(f"{name} {_mean(rs, 'final_modes'):{modes_format}}/"
+                          f"{100 * _mean(rs, 'final_high_quality'):.0f} %" for name, rs in groups.items())
+        ends = {g: _mean([r for r in runs if r["lipschitz"] is g], "final_modes") for g in (True, False)}
         text = (f"{data} ({p['steps'][data]} steps, {rates}): mean coverage {cov} (Lipschitz - classic "
                 f"{c['coverage_gap']:+.2f}, hopping classic - Lipschitz {c['hopping_gap']:+.2f}); final modes / high "
                 f"quality {final} (null: {n['modes']:.1f}/{100 * n['high_quality']:.1f} %; mean final modes "
