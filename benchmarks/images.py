@@ -38,7 +38,7 @@ from ganlab.evaluators import ImageEvaluator
 from ganlab.metrics.classifier import load_shipped_classifier
 from ganlab.metrics.stacked_mnist import PUBLISHED
 from ganlab.recipes import RECIPES, resolve_config
-from ganlab.train import train
+from ganlab.train import NonFiniteLossError, train
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES_DIR = ROOT / "docs" / "images"
@@ -55,7 +55,12 @@ def _run(recipe: str, data: str, *, budget: float, threads: int, seed: int, eval
                  f"--time_limit={budget}", "--eval_every=0", "--ckpt_every=0", "--log_every=100",
                  f"--threads={threads}", f"--eval_samples={eval_samples}", f"--seed={seed}", f"--out={out}", *extra]
     load_before = os.getloadavg()[0]
-    summary = train(resolve_config(overrides=overrides), progress=False)
+    try:
+        summary = train(resolve_config(overrides=overrides), progress=False)
+    except NonFiniteLossError as exc:  # a row that says where the run stopped, not a lost table
+        last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+        summary = {"steps": last["step"], "error": str(exc), "run_dir": str(out),
+                   **{key: float("nan") for key in ("fid", "kid", "is", "modes", "mode_kl")}}
     summary["load"] = (load_before + os.getloadavg()[0]) / 2
     summary["command_overrides"] = overrides
     return summary
@@ -91,9 +96,12 @@ def fashion_table(args: argparse.Namespace, work: Path) -> str:
     specs = [dict(recipe=recipe, data="fashion-mnist", budget=args.budget, threads=args.threads, seed=0,
                   eval_samples=args.eval_samples, work=work) for recipe in args.recipes]
     for recipe, s in zip(args.recipes, _run_all(specs, args.jobs)):
+        rows.append((recipe, s))
+        if "error" in s:
+            print(f"{recipe}: {s['error']}", flush=True)
+            continue
         grid = Path(s["run_dir"]) / "samples" / f"step_{s['steps']:07d}.png"
         shutil.copyfile(grid, IMAGES_DIR / f"fashion-mnist-{recipe}{args.suffix}.png")
-        rows.append((recipe, s))
         print(f"{recipe}: {s['steps']} steps, FID {s['fid']:.2f}, KID {s['kid']:.4f}, IS {s['is']:.2f}", flush=True)
     lines = [
         f"Fashion-MNIST 28x28, DCGAN (batch 64), {args.budget:g} s of training per run on {args.threads} "
@@ -105,7 +113,10 @@ def fashion_table(args: argparse.Namespace, work: Path) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
         f"| real train vs test (ceiling) | | {ceiling['fid']:.2f} | {ceiling['kid']:.4f} | {ceiling['is']:.2f} | | |",
     ]
-    for recipe, s in sorted(rows, key=lambda r: r[1]["fid"]):
+    for recipe, s in sorted(rows, key=lambda r: ("error" in r[1], r[1]["fid"])):
+        if "error" in s:
+            lines.append(f"| `{recipe}` | {s['steps']} | stopped: non-finite value | | | {s['load']:.1f} | |")
+            continue
         lines.append(f"| `{recipe}` | {s['steps']} | {s['fid']:.2f} | {s['kid']:.4f} | {s['is']:.2f} | "
                      f"{s['load']:.1f} | [grid](images/fashion-mnist-{recipe}{args.suffix}.png) |")
     return "\n".join(lines)
@@ -125,6 +136,10 @@ def stacked_table(args: argparse.Namespace, work: Path) -> str:
     IMAGES_DIR.mkdir(parents=True, exist_ok=True)
     for spec, s in zip(specs, _run_all(specs, args.jobs)):
         recipe, seed = spec["recipe"], spec["seed"]
+        if "error" in s:
+            lines.append(f"| `{recipe}` | {seed} | {s['steps']} | stopped: non-finite value | | {s['load']:.1f} |")
+            print(f"stacked {recipe} s{seed}: {s['error']}", flush=True)
+            continue
         if seed == args.seeds[0]:
             grid = Path(s["run_dir"]) / "samples" / f"step_{s['steps']:07d}.png"
             shutil.copyfile(grid, IMAGES_DIR / f"stacked-mnist-{recipe}{args.suffix}.png")
