@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 from torch import nn
 
 from ganlab.build import build, model_family
 from ganlab.config import TrainConfig
 from ganlab.data import TensorDataset, get_dataset
-from ganlab.evaluators import ImageEvaluator, SampleEvaluator, ToyEvaluator, make_evaluator
+from ganlab.evaluators import (ImageEvaluator, SampleEvaluator, StackedMNISTEvaluator, ToyEvaluator,
+                               make_evaluator)
 from ganlab.metrics.classifier import load_digits_classifier
 
 
@@ -93,6 +95,46 @@ def test_the_raw_generator_is_scored_beside_the_judged_one(digits, evaluator):
     metrics, _ = evaluator(Replay(real * 2 - 1), MeanCritic(), step=1, raw=Replay(-torch.ones_like(real)))
     assert abs(metrics["fid"]) < 1e-6 and metrics["raw_fid"] > 10.0
     assert metrics["raw_is"] == pytest.approx(1.0, abs=1e-9)
+
+
+class ChannelDigit(nn.Module):
+    """A stub digit classifier: a grey image of constant value (d + 0.5) / 10 is digit d (one-hot logits)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        digit = (x.flatten(1).mean(1) * 10).floor().clamp(0, 9).long()
+        return nn.functional.one_hot(digit, 10).float() + 0 * self.anchor
+
+
+def _stacked(labels: np.ndarray) -> torch.Tensor:
+    """Images (N, 3, 4, 4) in [-1, 1] whose channel c is the constant that ChannelDigit reads as labels[:, c]."""
+    unit = (torch.as_tensor(labels, dtype=torch.float32) + 0.5) / 10
+    return (unit[:, :, None, None] * 2 - 1).expand(-1, -1, 4, 4).contiguous()
+
+
+def test_stacked_mnist_evaluator_counts_modes_and_splits_the_kl():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, size=(300, 3))
+    labels[:, 1] = np.minimum(labels[:, 1], 4)  # G favours digit 4 and never shows 5..9
+    raw_labels = np.tile([[1, 2, 3]], (300, 1))
+    ev = StackedMNISTEvaluator(TensorDataset(_stacked(labels)), torch.zeros(300, 2), seed=0, classifier=ChannelDigit())
+    metrics, samples = ev(Replay(_stacked(labels)), MeanCritic(), step=1, raw=Replay(_stacked(raw_labels)))
+    # the reference, written here: modes are distinct triples, KL by scipy, the G channel's KL to uniform digits
+    _, counts = np.unique(labels, axis=0, return_counts=True)
+    q = np.zeros(1000)
+    q[: len(counts)] = counts / counts.sum()
+    q_g = np.bincount(labels[:, 1], minlength=10) / 300
+    assert metrics["modes"] == len(counts) and samples.shape == (300, 3, 4, 4)
+    assert metrics["mode_kl"] == pytest.approx(stats.entropy(q, np.full(1000, 1e-3)), abs=1e-12)
+    expected_channels = sum(stats.entropy(np.bincount(labels[:, c], minlength=10) / 300, np.full(10, 0.1))
+                            for c in range(3))
+    assert metrics["mode_kl_channels"] == pytest.approx(expected_channels, abs=1e-12)
+    assert metrics["mode_kl_channels"] > stats.entropy(q_g, np.full(10, 0.1)) > 0.4  # G's imbalance dominates
+    assert metrics["raw_modes"] == 1 and metrics["raw_mode_kl"] == pytest.approx(np.log(1000), abs=1e-12)
+    assert metrics["raw_mode_kl_channels"] == pytest.approx(3 * np.log(10), abs=1e-12)
 
 
 def test_each_kind_of_data_gets_its_evaluator(digits):

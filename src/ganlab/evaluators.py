@@ -235,8 +235,10 @@ class StackedMNISTEvaluator(SampleEvaluator):
 
     def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int,
                  raw: nn.Module | None = None) -> tuple[dict[str, float], Tensor]:
-        """Returns ({"modes", "mode_kl", "critic_w", "eval_seconds"}, plus "raw_modes", "raw_mode_kl" when `raw`
-        is given; samples (N, 3, H, W) of `generator`)."""
+        """Returns ({"modes", "mode_kl", "mode_kl_channels", "critic_w", "eval_seconds"}, plus "raw_modes",
+        "raw_mode_kl", "raw_mode_kl_channels" when `raw` is given; samples (N, 3, H, W) of `generator`).
+        mode_kl_channels is the part of mode_kl that is the channels' digit imbalance, sum_c KL(q_c || U_10);
+        the rest is their dependence (`ganlab.metrics.stacked_mnist`)."""
         from ganlab.metrics.stacked_mnist import classify_stacked, stacked_mnist_modes
 
         t0 = time.perf_counter()
@@ -245,7 +247,8 @@ class StackedMNISTEvaluator(SampleEvaluator):
         for prefix, x in (("", samples), ("raw_", None if raw is None else _eval_mode_draw(self, raw))):
             if x is not None:
                 result = stacked_mnist_modes(classify_stacked(_to_unit(x), self.classifier))
-                metrics.update({f"{prefix}modes": float(result.modes), f"{prefix}mode_kl": float(result.kl)})
+                metrics.update({f"{prefix}modes": float(result.modes), f"{prefix}mode_kl": float(result.kl),
+                                f"{prefix}mode_kl_channels": float(sum(result.channel_kl))})
         metrics.update(estimate)
         metrics["eval_seconds"] = time.perf_counter() - t0
         return metrics, samples

@@ -307,6 +307,8 @@ _CURVES: Sequence[tuple[str, str]] = (
     ("high_quality", "high-quality fraction"),
     ("reverse_kl", "reverse KL"),
     ("w1", "W1 to data"),
+    ("fid", "FID"),
+    ("mode_kl", "KL(modes || uniform)"),
 )
 
 

@@ -66,6 +66,39 @@ def test_hand_built_histogram_against_scipy_entropy():
     assert math.isclose(result.kl, LOG1000 - stats.entropy(q / q.sum()), abs_tol=1e-12)
 
 
+def test_kl_splits_into_channel_imbalance_and_dependence():
+    # independent channels: every combination of three hand-built digit histograms, so q = q_R x q_G x q_B exactly
+    hist = {0: [3, 1, 0, 0, 0, 0, 0, 0, 0, 2], 1: [1] * 10, 2: [0, 0, 5, 0, 0, 0, 0, 0, 0, 1]}
+    digits = [[d for d in range(10) for _ in range(hist[c][d])] for c in range(3)]
+    labels = np.array([[r, g, b] for r in digits[0] for g in digits[1] for b in digits[2]])
+    result = stacked_mnist_modes(labels)
+    for c in range(3):
+        q_c = np.array(hist[c], dtype=float) / sum(hist[c])
+        assert math.isclose(result.channel_kl[c], stats.entropy(q_c, np.full(10, 0.1)), abs_tol=1e-12)
+    assert result.channel_kl[1] == 0.0
+    assert math.isclose(result.kl, sum(result.channel_kl), abs_tol=1e-12) and result.dependence < 1e-12
+    # fully dependent channels: R = G = B, each digit equally often -> no imbalance, all KL is dependence
+    same = np.repeat(np.arange(10), 7)[:, None].repeat(3, axis=1)
+    coupled = stacked_mnist_modes(same)
+    assert coupled.channel_kl == (0.0, 0.0, 0.0)
+    assert math.isclose(coupled.kl, 2 * math.log(10), abs_tol=1e-12)  # 10 equally likely of 1000 modes
+    assert math.isclose(coupled.dependence, 2 * math.log(10), abs_tol=1e-12)
+    # one mode: each channel is one digit (log 10 each), nothing left for dependence
+    one = stacked_mnist_modes(np.tile([[3, 0, 7]], (50, 1)))
+    assert one.channel_kl == (math.log(10),) * 3 and one.dependence < 1e-12
+
+
+def test_dependence_is_the_total_correlation():
+    labels = np.random.default_rng(3).integers(0, 10, size=(500, 3))
+    labels[:250, 2] = labels[:250, 0]  # couple B to R in half the samples
+    result = stacked_mnist_modes(labels)
+    _, joint = np.unique(labels, axis=0, return_counts=True)
+    h_joint = stats.entropy(joint / joint.sum())
+    h_marg = sum(stats.entropy(np.bincount(labels[:, c], minlength=10) / len(labels)) for c in range(3))
+    assert math.isclose(result.dependence, h_marg - h_joint, abs_tol=1e-12)
+    assert result.dependence > 0.3  # B shares about half of R's log 10 nats
+
+
 def test_random_labels_against_a_reference_count():
     labels = np.random.default_rng(7).integers(0, 10, size=(2600, 3))
     counter = collections.Counter(tuple(row) for row in labels.tolist())

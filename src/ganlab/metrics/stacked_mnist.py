@@ -9,6 +9,16 @@ the triple is its mode:
     modes captured = #{k : c_k >= 1}
     KL   = KL(q || U_1000) = sum_k q_k log(1000 q_k) = log 1000 - H(q)     (natural log, 0 log 0 = 0)
 
+Because U_1000 is the product of three uniform digit distributions, the KL splits exactly into the
+channels' digit imbalance and their dependence (the total correlation of q):
+
+    KL(q || U_1000) = sum_c KL(q_c || U_10) + [sum_c H(q_c) - H(q)]        q_c = the channel-c marginal of q
+
+so a generator that draws every triple but favours some digits in a channel pays in the first term, one
+that couples the channels in the second. Neither is 0 for finite N even for the data: N uniform samples
+have E KL ~ (1000 - 1) / (2N) (0.019 at N = 26 000), and real Stacked-MNIST triples labelled by a
+classifier add its confusions.
+
 Protocol (VEEGAN, Srivastava et al. 2017, arXiv:1705.07761, Sec. 5.2; PacGAN, Lin et al. 2018,
 arXiv:1712.04086, Sec. 4): 26 000 generated samples; a mode counts as captured when at least one
 sample lands in it. There is no quality threshold (unlike the toy metric of ``ganlab.metrics.modes``)
@@ -46,12 +56,20 @@ class StackedModes:
         kl: KL(q || uniform over 1000) in nats, in [0, log 1000]; 0 iff every mode is equally frequent.
         counts: c_k, int64 array (1000,), read-only, mode k = 100 l_R + 10 l_G + l_B.
         n_samples: N.
+        channel_kl: (KL(q_R || U_10), KL(q_G || U_10), KL(q_B || U_10)), each in [0, log 10]: the digit
+            imbalance of each channel.
     """
 
     modes: int
     kl: float
     counts: np.ndarray = field(repr=False, compare=False)
     n_samples: int
+    channel_kl: tuple[float, float, float]
+
+    @property
+    def dependence(self) -> float:
+        """kl - sum(channel_kl) = sum_c H(q_c) - H(q), the total correlation of the channels' labels (>= 0)."""
+        return max(self.kl - sum(self.channel_kl), 0.0)
 
 
 @dataclass(frozen=True)
@@ -91,7 +109,7 @@ def stacked_mnist_modes(channel_labels: Any) -> StackedModes:
             torch, any integer dtype), N >= 1.
 
     Returns:
-        StackedModes (counts of length 1000).
+        StackedModes (counts of length 1000; channel_kl = KL(q_c || U_10) of each channel's digit histogram).
 
     Raises ValueError for another shape, a non-integer dtype or a label outside 0..9.
 
@@ -113,10 +131,18 @@ def stacked_mnist_modes(channel_labels: Any) -> StackedModes:
     mode = 100 * labels[:, 0] + 10 * labels[:, 1] + labels[:, 2]
     counts = np.bincount(mode, minlength=NUM_MODES).astype(np.int64)
     n = int(labels.shape[0])
-    seen = counts[counts > 0].astype(np.float64)
-    kl = float(np.sum(seen / n * np.log(NUM_MODES * seen / n)))
     counts.setflags(write=False)
-    return StackedModes(modes=int(seen.size), kl=max(kl, 0.0), counts=counts, n_samples=n)
+    channel_kl = tuple(_kl_to_uniform(np.bincount(labels[:, c], minlength=10), n) for c in range(3))
+    return StackedModes(modes=int(np.count_nonzero(counts)), kl=_kl_to_uniform(counts, n), counts=counts,
+                        n_samples=n, channel_kl=channel_kl)
+
+
+def _kl_to_uniform(counts: np.ndarray, n: int) -> float:
+    """sum_k (c_k / n) log(K c_k / n) over the K bins of `counts` (float64, 0 log 0 = 0, clipped at 0).
+
+    K c_k is an exact integer, so equal counts give exactly 0 and one full bin exactly log K."""
+    seen = counts[counts > 0].astype(np.float64)
+    return max(float(np.sum(seen / n * np.log(counts.size * seen / n))), 0.0)
 
 
 @torch.no_grad()
