@@ -53,6 +53,8 @@ def recompute_batch_norm_(generator: nn.Module, latent_dim: int) -> None:
 
 
 def score(generator: nn.Module, latent_dim: int, classifier: nn.Module, *, batch_size: int = 4096) -> StackedModes:
+    """The mode metric of N_SAMPLES draws G(z), z from seed SAMPLE_SEED, in batches of `batch_size`, in the mode
+    the generator is in."""
     x = draw(generator, latent_dim, N_SAMPLES, seed=SAMPLE_SEED, batch_size=batch_size)
     return stacked_mnist_modes(classify_stacked(((x + 1) / 2).clamp(0, 1), classifier))
 
@@ -68,13 +70,13 @@ def main() -> None:
         raise SystemExit(f"{args.run_dir!r} is not a Stacked-MNIST run with an EMA generator (train one with "
                          "--ema=0.999, as above)")
     dim = ema_run.setup.latent_dim
-    raw = load_run(args.run_dir, ema=False).sampler.eval()
+    raw = ema_run.setup.generator.eval()  # load_run filled the raw generator's weights too
     ema = ema_run.sampler
     classifier, _ = load_shipped_classifier("mnist")
     rows = [("raw generator, eval mode", score(raw, dim, classifier)),
             ("EMA, eval mode, the raw generator's batch-norm statistics", score(ema.eval(), dim, classifier)),
             ("EMA, train mode (batches of 64)", score(ema.train(), dim, classifier, batch_size=64))]
-    recompute_batch_norm_(ema, dim)
+    recompute_batch_norm_(ema, dim)  # after the train-mode row, whose batches moved the running statistics
     rows.append(("EMA, eval mode, statistics recomputed for its weights", score(ema, dim, classifier)))
     print(f"{args.run_dir} at step {ema_run.step}, EMA decay {ema_run.config.ema:g}, {N_SAMPLES} samples, "
           f"{args.threads} thread(s)\n")

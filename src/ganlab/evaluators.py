@@ -223,9 +223,9 @@ class ImageEvaluator(SampleEvaluator):
 
 
 class StackedMNISTEvaluator(SampleEvaluator):
-    """Modes captured (of 1000) and KL(q || uniform) of G(z_eval) on Stacked MNIST (VEEGAN Sec. 5.2): each of
-    the R, G, B channels labelled by the MNIST classifier, mode = 100 l_R + 10 l_G + l_B. The protocol's N is
-    26 000 samples (set `eval_samples`)."""
+    """Modes captured (of 1000) and KL(q || uniform) of G(z_eval) on Stacked MNIST (VEEGAN Sec. 5.2), with the
+    part of the KL that is the channels' digit imbalance: each of the R, G, B channels labelled by the MNIST
+    classifier, mode = 100 l_R + 10 l_G + l_B. The protocol's N is 26 000 samples (set `eval_samples`)."""
 
     def __init__(self, dataset: Dataset, z_eval: Tensor, *, seed: int, classifier: nn.Module,
                  weights_sha256: str = "") -> None:

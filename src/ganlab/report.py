@@ -308,12 +308,13 @@ _CURVES: Sequence[tuple[str, str]] = (
     ("reverse_kl", "reverse KL"),
     ("w1", "W1 to data"),
     ("fid", "FID"),
-    ("mode_kl", "KL(modes || uniform)"),
+    ("mode_kl", "KL(q || uniform), Stacked MNIST"),
 )
 
 
 def plot_curves(metrics_path: str | Path, path: str | Path, *, title: str = "") -> Path:
-    """One panel per quantity found in `metrics.jsonl` (losses, critic gap, mode metrics, W1) vs step."""
+    """One panel per quantity found in `metrics.jsonl` (losses, critic gap, mode metrics, W1, FID, Stacked-MNIST
+    KL) vs step."""
     plt = pyplot()
     rows = read_metrics(metrics_path)
     panels = [(k, label) for k, label in _CURVES if any(k in r for r in rows)]

@@ -85,7 +85,8 @@ def test_kl_splits_into_channel_imbalance_and_dependence():
     assert math.isclose(coupled.dependence, 2 * math.log(10), abs_tol=1e-12)
     # one mode: each channel is one digit (log 10 each), nothing left for dependence
     one = stacked_mnist_modes(np.tile([[3, 0, 7]], (50, 1)))
-    assert one.channel_kl == (math.log(10),) * 3 and one.dependence < 1e-12
+    assert one.channel_kl == (math.log(10),) * 3
+    assert math.isclose(one.kl, sum(one.channel_kl), abs_tol=1e-12) and one.dependence < 1e-12
 
 
 def test_dependence_is_the_total_correlation():
