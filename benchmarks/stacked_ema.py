@@ -25,8 +25,9 @@ import argparse
 import torch
 from torch import nn
 
+from ganlab.evaluators import StackedMNISTEvaluator
 from ganlab.metrics.classifier import load_shipped_classifier
-from ganlab.metrics.stacked_mnist import StackedModes, classify_stacked, stacked_mnist_modes
+from ganlab.metrics.stacked_mnist import StackedModes
 from ganlab.runs import load_run
 from ganlab.sampling import draw
 
@@ -52,11 +53,11 @@ def recompute_batch_norm_(generator: nn.Module, latent_dim: int) -> None:
     generator.eval()
 
 
-def score(generator: nn.Module, latent_dim: int, classifier: nn.Module, *, batch_size: int = 4096) -> StackedModes:
+def score(generator: nn.Module, latent_dim: int, evaluator: StackedMNISTEvaluator, *,
+          batch_size: int = 4096) -> StackedModes:
     """The mode metric of N_SAMPLES draws G(z), z from seed SAMPLE_SEED, in batches of `batch_size`, in the mode
     the generator is in."""
-    x = draw(generator, latent_dim, N_SAMPLES, seed=SAMPLE_SEED, batch_size=batch_size)
-    return stacked_mnist_modes(classify_stacked(((x + 1) / 2).clamp(0, 1), classifier))
+    return evaluator.modes(draw(generator, latent_dim, N_SAMPLES, seed=SAMPLE_SEED, batch_size=batch_size))
 
 
 def main() -> None:
@@ -72,12 +73,14 @@ def main() -> None:
     dim = ema_run.setup.latent_dim
     raw = ema_run.setup.generator.eval()  # load_run filled the raw generator's weights too
     ema = ema_run.sampler
-    classifier, _ = load_shipped_classifier("mnist")
-    rows = [("raw generator, eval mode", score(raw, dim, classifier)),
-            ("EMA, eval mode, the raw generator's batch-norm statistics", score(ema.eval(), dim, classifier)),
-            ("EMA, train mode (batches of 64)", score(ema.train(), dim, classifier, batch_size=64))]
+    classifier, sha = load_shipped_classifier("mnist")
+    ev = StackedMNISTEvaluator(ema_run.setup.dataset, torch.zeros(N_SAMPLES, dim), seed=0, classifier=classifier,
+                               weights_sha256=sha)
+    rows = [("raw generator, eval mode", score(raw, dim, ev)),
+            ("EMA, eval mode, the raw generator's batch-norm statistics", score(ema.eval(), dim, ev)),
+            ("EMA, train mode (batches of 64)", score(ema.train(), dim, ev, batch_size=64))]
     recompute_batch_norm_(ema, dim)  # after the train-mode row, whose batches moved the running statistics
-    rows.append(("EMA, eval mode, statistics recomputed for its weights", score(ema, dim, classifier)))
+    rows.append(("EMA, eval mode, statistics recomputed for its weights", score(ema, dim, ev)))
     print(f"{args.run_dir} at step {ema_run.step}, EMA decay {ema_run.config.ema:g}, {N_SAMPLES} samples, "
           f"{args.threads} thread(s)\n")
     print("| sampler | modes | KL | channels' imbalance |\n| --- | ---: | ---: | ---: |")

@@ -38,6 +38,7 @@ from ganlab.metrics.fid import feature_statistics, fid_from_stats
 from ganlab.metrics.inception_score import inception_score
 from ganlab.metrics.kid import kid
 from ganlab.metrics.modes import mode_metrics, w1_to_data
+from ganlab.metrics.stacked_mnist import StackedModes, classify_stacked, stacked_mnist_modes
 from ganlab.models.pack import packing_of
 from ganlab.report import plot_figure
 
@@ -233,20 +234,23 @@ class StackedMNISTEvaluator(SampleEvaluator):
         self.classifier = classifier.to(z_eval.device).requires_grad_(False).eval()
         self.weights_sha256 = weights_sha256
 
+    def modes(self, samples: Tensor) -> StackedModes:
+        """The Stacked-MNIST mode metric of samples (N, 3, H, W) in [-1, 1] (mapped to [0, 1], each channel
+        labelled by the classifier)."""
+        return stacked_mnist_modes(classify_stacked(_to_unit(samples), self.classifier))
+
     def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int,
                  raw: nn.Module | None = None) -> tuple[dict[str, float], Tensor]:
         """Returns ({"modes", "mode_kl", "mode_kl_channels", "critic_w", "eval_seconds"}, plus "raw_modes",
         "raw_mode_kl", "raw_mode_kl_channels" when `raw` is given; samples (N, 3, H, W) of `generator`).
         mode_kl_channels is the part of mode_kl that is the channels' digit imbalance, sum_c KL(q_c || U_10);
         the rest is their dependence (`ganlab.metrics.stacked_mnist`)."""
-        from ganlab.metrics.stacked_mnist import classify_stacked, stacked_mnist_modes
-
         t0 = time.perf_counter()
         estimate, samples = super().__call__(generator, critic, step=step)
         metrics: dict[str, float] = {}
         for prefix, x in (("", samples), ("raw_", None if raw is None else _eval_mode_draw(self, raw))):
             if x is not None:
-                result = stacked_mnist_modes(classify_stacked(_to_unit(x), self.classifier))
+                result = self.modes(x)
                 metrics.update({f"{prefix}modes": float(result.modes), f"{prefix}mode_kl": float(result.kl),
                                 f"{prefix}mode_kl_channels": float(sum(result.channel_kl))})
         metrics.update(estimate)
