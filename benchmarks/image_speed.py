@@ -12,7 +12,8 @@ steps and one log row's bookkeeping (its diagnostics probe), as a run that logs 
 every few steps.
 
 The plain script (`Plain`) trains the SAME networks (`ganlab.models.dcgan`, the fields `ganlab.build` gives the
-recipe) written the obvious way: per critic step a fresh real batch (the uint8 images indexed, then converted as
+recipe, the generator's image layer as torch's `nn.ConvTranspose2d` with the same weights, not ganlab's
+`FoldConvTranspose2d`) written the obvious way: per critic step a fresh real batch (the uint8 images indexed, then converted as
 the data set does) and a fresh fake batch G(z).detach(); separate critic forwards for real and fake; the penalty
 by torch.autograd.grad on the interpolates with create_graph=True; a generator step that back-propagates through
 the critic with its weights still trainable; torch.optim.Adam with the recipe's hyperparameters (torch's default
@@ -46,12 +47,13 @@ from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.profiler import ProfilerActivity, profile
 
 import ganlab.train as train_mod
 from ganlab.data.image_sets import FASHION_MNIST_DIR, to_unit_interval
 from ganlab.models.dcgan import DCGANCritic, DCGANFields, DCGANGenerator
+from ganlab.models.fold_conv import FoldConv2d, FoldConvTranspose2d
 from ganlab.recipes import RECIPES, resolve_config
 from ganlab.train import train
 
@@ -96,6 +98,20 @@ def plain_fields(recipe: str) -> DCGANFields:
     return DCGANFields(d_norm="layernorm" if RECIPES[recipe].fields.get("gp_weight", 0.0) > 0 else "none")
 
 
+def torch_nn_layers(net: nn.Module) -> nn.Module:
+    """`net` with every `FoldConvTranspose2d` / `FoldConv2d` replaced by torch's own layer with the same weights."""
+    for name, child in list(net.named_children()):
+        if isinstance(child, (FoldConvTranspose2d, FoldConv2d)):
+            base = nn.ConvTranspose2d if isinstance(child, nn.ConvTranspose2d) else nn.Conv2d
+            layer = base(child.in_channels, child.out_channels, child.kernel_size, stride=child.stride,
+                         padding=child.padding, bias=child.bias is not None)
+            layer.load_state_dict(child.state_dict())
+            setattr(net, name, layer)
+        else:
+            torch_nn_layers(child)
+    return net
+
+
 class Plain:
     """The obvious PyTorch GAN loop for `recipe` ("wgan-gp" or "nsgan") on uint8 images (N, C, S, S).
 
@@ -119,7 +135,8 @@ class Plain:
         f = plain_fields(recipe)
         shape = tuple(images.shape[1:])
         torch.manual_seed(seed)
-        self.G = DCGANGenerator(f.latent_dim, shape, width=f.g_width, max_width=f.max_width, norm=f.g_norm)
+        self.G = torch_nn_layers(DCGANGenerator(f.latent_dim, shape, width=f.g_width, max_width=f.max_width,
+                                                norm=f.g_norm))
         self.D = DCGANCritic(shape, width=f.d_width, max_width=f.max_width, norm=f.d_norm)
         self.latent_dim = f.latent_dim
         betas = (fields["beta1"], fields["beta2"])

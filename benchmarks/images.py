@@ -83,6 +83,10 @@ def _at_once(args: argparse.Namespace) -> str:
     return f", {args.jobs} runs at once" if args.jobs > 1 else ""
 
 
+def _flags(args: argparse.Namespace) -> str:
+    return f" with `{' '.join(args.train_flag)}`" if args.train_flag else ""
+
+
 def _real_ceiling(data: str, n: int) -> dict[str, float]:
     """FID / KID / IS of n training images against the test split, with the same evaluator."""
     ds = get_dataset(data)
@@ -105,7 +109,7 @@ def fashion_table(args: argparse.Namespace, work: Path) -> str:
     ceiling = _real_ceiling("fashion-mnist", args.eval_samples)
     IMAGES_DIR.mkdir(parents=True, exist_ok=True)
     specs = [dict(recipe=recipe, data="fashion-mnist", budget=args.budget, threads=args.threads, seed=0,
-                  eval_samples=args.eval_samples, work=work) for recipe in args.recipes]
+                  eval_samples=args.eval_samples, work=work, extra=args.train_flag) for recipe in args.recipes]
     for recipe, s in zip(args.recipes, _run_all(specs, args.jobs)):
         rows.append((recipe, s))
         if "error" in s:
@@ -115,7 +119,7 @@ def fashion_table(args: argparse.Namespace, work: Path) -> str:
         shutil.copyfile(grid, IMAGES_DIR / f"fashion-mnist-{recipe}{args.suffix}.png")
         print(f"{recipe}: {s['steps']} steps, FID {s['fid']:.2f}, KID {s['kid']:.4f}, IS {s['is']:.2f}", flush=True)
     lines = [
-        f"Fashion-MNIST 28x28, DCGAN (batch 64), {args.budget:g} s of training per run on {args.threads} "
+        f"Fashion-MNIST 28x28, DCGAN (batch 64){_flags(args)}, {args.budget:g} s of training per run on {args.threads} "
         f"thread(s){_at_once(args)}, seed 0; FID / KID / IS of {args.eval_samples} samples against the 10 000 test images with the "
         "shipped Fashion-MNIST classifier's features (`src/ganlab/assets/fashion-mnist_classifier.json`; not "
         "comparable with Inception-feature numbers of papers).",
@@ -135,7 +139,7 @@ def fashion_table(args: argparse.Namespace, work: Path) -> str:
 
 def stacked_table(args: argparse.Namespace, work: Path) -> str:
     lines = [
-        f"Stacked MNIST (1000 modes), DCGAN 3 x 28 x 28 (batch 64), {args.budget:g} s of training per run on "
+        f"Stacked MNIST (1000 modes), DCGAN 3 x 28 x 28 (batch 64){_flags(args)}, {args.budget:g} s of training per run on "
         f"{args.threads} thread(s){_at_once(args)}; 26 000 samples, each channel labelled by the shipped MNIST classifier "
         "(`src/ganlab/assets/mnist_classifier.json`). The KL splits exactly into the channels' digit imbalance, "
         "sum_c KL(q_c ‖ U_10), and their dependence (`ganlab.metrics.stacked_mnist`); the floor row is 26 000 real "
@@ -149,7 +153,8 @@ def stacked_table(args: argparse.Namespace, work: Path) -> str:
     lines.append(f"| real Stacked MNIST (floor) | | | {floor.modes} | {floor.kl:.3f} | {sum(floor.channel_kl):.3f} | "
                  f"{floor.dependence:.3f} | |")
     specs = [dict(recipe=recipe, data="stacked-mnist", budget=args.budget, threads=args.threads, seed=seed,
-                  eval_samples=26000, work=work) for recipe in args.stacked_recipes for seed in args.seeds]
+                  eval_samples=26000, work=work, extra=args.train_flag)
+             for recipe in args.stacked_recipes for seed in args.seeds]
     IMAGES_DIR.mkdir(parents=True, exist_ok=True)
     for spec, s in zip(specs, _run_all(specs, args.jobs)):
         recipe, seed = spec["recipe"], spec["seed"]
@@ -182,6 +187,9 @@ def main() -> None:
     parser.add_argument("--stacked-recipes", nargs="*", default=STACKED_RECIPES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="Stacked-MNIST seeds")
     parser.add_argument("--only", choices=("fashion", "stacked"), default=None)
+    parser.add_argument("--train-flag", action="append", default=[], metavar="FLAG",
+                        help="one more `ganlab train` flag for every run, e.g. --train-flag=--model.g_width=32 "
+                             "(repeat it for more)")
     parser.add_argument("--work", default=None, help="run folders (default: a temporary folder)")
     parser.add_argument("--write", action="store_true", help="rewrite the sections of docs/BENCHMARKS.md")
     parser.add_argument("--suffix", default="", help="appended to the section names (images_fashion, images_stacked) "
@@ -201,6 +209,7 @@ def main() -> None:
                                                             if args.recipes != RECIPES_SHOWN else [])
         + (["--stacked-recipes", *args.stacked_recipes] if args.stacked_recipes != STACKED_RECIPES else [])
         + (["--seeds", *map(str, args.seeds)] if args.seeds != [0, 1, 2] else [])
+        + [f"--train-flag={flag}" for flag in args.train_flag]
         + ([f"--suffix {args.suffix}"] if args.suffix else []) + ["--write"])
     from _report import machine_line, write_section
 

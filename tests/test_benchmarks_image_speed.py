@@ -12,6 +12,7 @@ import torch
 
 from ganlab.build import build
 from ganlab.distributed import World
+from ganlab.models.fold_conv import FoldConvTranspose2d
 from ganlab.recipes import resolve_config
 from ganlab.steps import critic_step, generator_step
 
@@ -32,8 +33,11 @@ def _pair(tmp_path: Path, recipe: str):
                                        "--eval_samples=8"])
     setup = build(config)
     plain = image_speed.Plain(recipe, setup.dataset.images, batch_size=M)
-    # the same networks: same layers in the same order (norms included), so the weights load one to one
-    assert repr(plain.D) == repr(setup.critic) and repr(plain.G) == repr(setup.generator)
+    # the same networks: same layers in the same order (norms included), so the weights load one to one; the
+    # generator's image layer is ganlab's FoldConvTranspose2d in ganlab and torch's ConvTranspose2d in the plain script
+    assert repr(plain.D) == repr(setup.critic)
+    assert repr(plain.G) == repr(setup.generator).replace("FoldConvTranspose2d", "ConvTranspose2d")
+    assert type(setup.generator.net[-2]) is FoldConvTranspose2d and type(plain.G.net[-2]) is torch.nn.ConvTranspose2d
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for p in setup.critic.parameters():
