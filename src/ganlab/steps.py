@@ -18,7 +18,9 @@ How the work is organized, and why (docs/TRAINING.md has the measurements):
   update (a batch-norm critic takes them in two forwards, so that each is normalized by its own batch). The penalty evaluates the critic on x̂ in a second forward: folding x̂ into the first costs
   40 % more FLOPs under autograd, since the double backward would then run over all 3m rows.
 * In the generator step the critic's parameters are frozen (requires_grad False), so backward
-  computes no critic weight gradients nobody uses.
+  computes no critic weight gradients nobody uses; in the critic step backward is asked for the
+  critic's parameters only, so it computes no gradient with respect to x̂ (for images, the first
+  layer's backward to the image).
 * With spectral norm, only the first forward of a critic update runs a power iteration (SN-GAN's
   Algorithm 1); the penalty's forward and the generator step reuse its σ.
 * Mixed precision (`config.precision = "bf16"`, `autocast`): the networks' forwards run under bfloat16
@@ -103,7 +105,9 @@ def critic_step(setup: Setup, real: Tensor, fake: Tensor, world: World) -> Criti
                 gp = lip.penalty(x_hat, _for_loss(setup, d_hat), pack=k)  # outside autocast: float32 norm and square
             d_loss = d_loss + gp
         setup.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
+        # gradients for the critic's parameters only: not for x̂, whose input gradient would cost the first
+        # layer's backward to the image (a transposed convolution to 1-3 channels, slow in oneDNN) for nothing
+        d_loss.backward(inputs=[p for p in critic.parameters() if p.requires_grad])
     world.average_gradients_(critic)  # no-op in a single process
     setup.opt_d.step()
     lip.constrain_(critic)

@@ -80,7 +80,8 @@ def test_fold_conv_transpose2d_module_matches_torch_and_keeps_its_state_dict():
     assert fold(x).shape == (3, 1, 14, 14)
     gx = torch.autograd.grad(fold(x).sum(), x)[0]
     torch.testing.assert_close(gx, torch.autograd.grad(ref(x).sum(), x)[0], rtol=1e-12, atol=1e-12)
-    # an explicit output_size takes torch's own path and gives torch's result
+    # an unbatched input and an explicit output_size take torch's own path and give torch's result
+    torch.testing.assert_close(fold(x[0]), ref(x[0]), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(fold(x, output_size=[15, 15]), ref(x, output_size=[15, 15]))
 
 

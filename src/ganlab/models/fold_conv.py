@@ -1,19 +1,20 @@
 """A generator's image layer on the CPU: a convolution with few output channels as one matmul and a col2im.
 
-    conv_transpose2d(x, W)[n] = fold(W_mat^T x_mat[n])      W_mat = W.reshape(C_in, C_out k k),  x_mat[n] = x[n].reshape(C_in, h w)
-    conv2d(x, W, padding p)   = conv_transpose2d(x, W~, padding k - 1 - p),   W~[c, o, i, j] = W[o, c, k-1-i, k-1-j]   (stride 1)
+    conv_transpose2d(x, W)[n] = fold(W_mat^T x_mat[n])     W_mat = W.reshape(C_in, C_out k k), x_mat[n] = x[n] as (C_in, h w)
+    conv2d(x, W, padding p)   = conv_transpose2d(x, W~, padding k - 1 - p)     W~[c, o, i, j] = W[o, c, k-1-i, k-1-j], stride 1
 
 fold (col2im) adds the k x k patch of every input pixel into the output at its stride-s position, which is
 exactly the transposed convolution; the second line is the identity that a stride-1 convolution is the
 transposed convolution of the flipped, transposed kernel. Same parameters, same results up to float rounding.
 
-Why: oneDNN blocks a convolution's output channels in vector-width groups, so a layer with 1 or 3 output
-channels leaves most lanes idle. The last layer of the DCGAN generator (64 -> 1, 14 -> 28) ran its forward
-at about 2-4 GFLOP/s against about 100 for the 64 -> 128 layer before it, and the SN-ResNet generator's
-3 x 3 conv 128 -> 3 on 32 x 32 at about 9. The matmul form does the same FLOPs at matmul speed
-(benchmarks/image_speed.py measures both layers; docs/TRAINING.md has the numbers). Only the forward changes:
-the backward is torch's own convolution backward (`aten.convolution_backward`, differentiable, so a double
-backward works too). Off the CPU, and under autocast, the layers are plain `nn.ConvTranspose2d` / `nn.Conv2d`.
+Why: on the CPU, torch's convolutions (oneDNN) run such layers far below matmul speed. The DCGAN generator's
+last layer for 28 x 28 grey images (ConvTranspose2d 64 -> 1, 14 -> 28, batch 64: 25.7 MFLOP) took 10.4 ms in
+its forward, 2.5 GFLOP/s, and 4.7 ms as matmul + fold; the SN-ResNet generator's (Conv2d 256 -> 3, 3 x 3, on
+32 x 32: 0.91 GFLOP) 76 ms against 19 (1 thread; benchmarks/image_layers.py, section image_layers of
+docs/BENCHMARKS.md). A likely cause is that oneDNN blocks output channels in groups of the vector width, so 1 or
+3 of them leave most lanes idle. Only the forward changes: the backward is torch's own convolution backward
+(`aten.convolution_backward`, itself differentiable, so a double backward works too). Off the CPU, under
+autocast and for an unbatched input the layers are plain `nn.ConvTranspose2d` / `nn.Conv2d`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class _ConvTranspose2dFold(torch.autograd.Function):
     """conv_transpose2d(x, W, b, stride, padding) by matmul + fold; backward: torch's convolution backward."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, stride: int, padding: int) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None,  # type: ignore[override]
+                stride: int, padding: int) -> Tensor:
         n, c_in, h, w = x.shape
         c_out, k = weight.shape[1], weight.shape[2]
         size = ((h - 1) * stride - 2 * padding + k, (w - 1) * stride - 2 * padding + k)
@@ -65,8 +67,9 @@ def conv_transpose2d_fold(x: Tensor, weight: Tensor, bias: Tensor | None = None,
 
 
 def _native(x: Tensor) -> bool:
-    """True where torch's own kernel is the one to use: off the CPU, or under autocast (bf16 convolutions)."""
-    return x.device.type != "cpu" or torch.is_autocast_enabled(x.device.type)
+    """True where torch's own kernel is the one to use: off the CPU, under autocast (bf16 convolutions), or
+    an unbatched (C, H, W) input."""
+    return x.device.type != "cpu" or x.ndim != 4 or torch.is_autocast_enabled(x.device.type)
 
 
 def _square(name: str, value: tuple[int, ...]) -> int:
