@@ -296,7 +296,7 @@ def _critic_step(critic: nn.Module, real, fake, world: World, rng, *, closed_for
         d_real, d_fake = critic(torch.cat([real, fake])).split(real.shape[0])
         x_hat.requires_grad_(True)
         d_loss = wasserstein_d_loss(d_real, d_fake) + penalty_from_outputs(x_hat, critic(x_hat), gp_weight=10.0)
-        d_loss.backward()
+        d_loss.backward(inputs=list(critic.parameters()))  # as steps.critic_step: no gradient for x_hat
     world.average_gradients_(critic)
     _sgd_(critic)
 

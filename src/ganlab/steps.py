@@ -107,7 +107,7 @@ def critic_step(setup: Setup, real: Tensor, fake: Tensor, world: World) -> Criti
         setup.opt_d.zero_grad(set_to_none=True)
         # gradients for the critic's parameters only: not for x̂, whose input gradient would cost the first
         # layer's backward to the image (a transposed convolution to 1-3 channels, slow in oneDNN) for nothing
-        d_loss.backward(inputs=[p for p in critic.parameters() if p.requires_grad])
+        d_loss.backward(inputs=[p for p in critic.parameters() if p.requires_grad] or None)
     world.average_gradients_(critic)  # no-op in a single process
     setup.opt_d.step()
     lip.constrain_(critic)

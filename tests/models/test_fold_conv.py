@@ -99,10 +99,50 @@ def test_autocast_takes_torchs_kernel():
 def test_bad_geometry_is_refused_by_name():
     with pytest.raises(ValueError, match=r"padding from 0 to kernel_size - 1 = 2, got 3"):
         FoldConv2d(4, 3, 3, padding=3)
-    with pytest.raises(ValueError, match=r"stride must be the same along both sides, got \(1, 2\)"):
+    with pytest.raises(ValueError, match=r"FoldConv2d takes an integer padding, got 'same'"):
+        FoldConv2d(4, 3, 3, padding="same")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"stride must be one integer >= 0 for both sides, got \(1, 2\)"):
         FoldConvTranspose2d(4, 3, 3, stride=(1, 2))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"padding must be one integer >= 0 for both sides, got \(-1, -1\)"):
+        FoldConvTranspose2d(4, 3, 3, padding=-1)
     with pytest.raises(ValueError, match=r"square kernel \(C_in, C_out, k, k\), got x of shape \(2, 3, 4, 4\)"):
         conv_transpose2d_fold(torch.zeros(2, 3, 4, 4), torch.zeros(4, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"bias of shape \(C_out,\) = \(3,\), got \(1,\)"):
+        conv_transpose2d_fold(torch.zeros(2, 4, 4, 4), torch.zeros(4, 3, 3, 3), torch.zeros(1))
+
+
+@pytest.mark.parametrize("module", ["transposed", "conv"])
+def test_penalty_double_backward_equals_torchs(module):
+    """A gradient penalty through the layer, (‖∇_x Σ y²‖ - 1)², differentiated again in the weights and the
+    input: the same numbers as torch's own layer, without a bias and on a non-square input."""
+    torch.manual_seed(4)
+    if module == "transposed":
+        ref, fold = nn.ConvTranspose2d(5, 2, 4, stride=2, padding=1, bias=False), FoldConvTranspose2d(
+            5, 2, 4, stride=2, padding=1, bias=False)
+    else:
+        ref, fold = nn.Conv2d(5, 2, 3, padding=1, bias=False), FoldConv2d(5, 2, 3, padding=1, bias=False)
+    ref, fold = ref.double(), fold.double()
+    fold.load_state_dict(ref.state_dict())
+    x = torch.randn(3, 5, 4, 6, dtype=torch.float64, requires_grad=True)
+
+    def penalty_grads(layer):
+        (gx,) = torch.autograd.grad((layer(x) ** 2).sum(), x, create_graph=True)
+        gp = ((gx.flatten(1).norm(dim=1) - 1) ** 2).sum()
+        return torch.autograd.grad(gp, (layer.weight, x))
+
+    torch.testing.assert_close(penalty_grads(fold), penalty_grads(ref), rtol=1e-12, atol=1e-12)
+
+
+def test_torchs_path_for_autocast_unbatched_and_half_precision_inputs():
+    torch.manual_seed(5)
+    fold = FoldConv2d(6, 3, 3, padding=1)
+    x = torch.randn(2, 6, 5, 5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        torch.testing.assert_close(fold(x), nn.Conv2d.forward(fold, x), rtol=0, atol=0)
+    torch.testing.assert_close(fold(x[0]), nn.Conv2d.forward(fold, x[0]), rtol=0, atol=0)
+    bf16 = FoldConvTranspose2d(6, 1, 4, stride=2, padding=1).bfloat16()
+    xb = x.bfloat16()
+    torch.testing.assert_close(bf16(xb), nn.ConvTranspose2d.forward(bf16, xb), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("family, shape", [("dcgan", (1, 28, 28)), ("dcgan", (3, 16, 16)), ("resnet", (3, 32, 32)),

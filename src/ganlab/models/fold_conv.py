@@ -63,26 +63,33 @@ def conv_transpose2d_fold(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     if x.ndim != 4 or weight.ndim != 4 or weight.shape[2] != weight.shape[3] or x.shape[1] != weight.shape[0]:
         raise ValueError(f"conv_transpose2d_fold takes x (N, C_in, h, w) and a square kernel (C_in, C_out, k, k), "
                          f"got x of shape {tuple(x.shape)} and weight of shape {tuple(weight.shape)}")
+    if bias is not None and tuple(bias.shape) != (weight.shape[1],):
+        raise ValueError(f"conv_transpose2d_fold takes a bias of shape (C_out,) = ({weight.shape[1]},), "
+                         f"got {tuple(bias.shape)}")
+    if stride < 1 or padding < 0:
+        raise ValueError(f"conv_transpose2d_fold takes stride >= 1 and padding >= 0, got {stride} and {padding}")
     return _ConvTranspose2dFold.apply(x.contiguous(), weight, bias, stride, padding)
 
 
 def _native(x: Tensor) -> bool:
-    """True where torch's own kernel is the one to use: off the CPU, under autocast (bf16 convolutions), or
-    an unbatched (C, H, W) input."""
-    return x.device.type != "cpu" or x.ndim != 4 or torch.is_autocast_enabled(x.device.type)
+    """True where torch's own kernel is the one to use: off the CPU, under autocast (bf16 convolutions), for
+    an unbatched (C, H, W) input, or in a precision below float32 (fold would add the patches in it)."""
+    return (x.device.type != "cpu" or x.ndim != 4 or x.dtype not in (torch.float32, torch.float64)
+            or torch.is_autocast_enabled(x.device.type))
 
 
-def _square(name: str, value: tuple[int, ...]) -> int:
-    if len(set(value)) != 1:
-        raise ValueError(f"{name} must be the same along both sides, got {value}")
+def _square(name: str, value: tuple[int, ...] | str) -> int:
+    """The one value of a square layer's (v, v) `name`; ValueError naming it for (v, w) or a string."""
+    if isinstance(value, str) or len(set(value)) != 1 or value[0] < 0:
+        raise ValueError(f"{name} must be one integer >= 0 for both sides, got {value!r}")
     return value[0]
 
 
 class FoldConvTranspose2d(nn.ConvTranspose2d):
     """nn.ConvTranspose2d whose CPU forward is `conv_transpose2d_fold` (same parameters, state dict and results).
 
-    For the image layer of a generator (few output channels). Square kernels, strides and paddings; no
-    groups, dilation or output padding (ValueError naming the value otherwise).
+    For the image layer of a generator (few output channels). Square kernels, strides and paddings (ValueError
+    naming the value otherwise); groups, dilation, output padding and padding modes are not arguments.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,
@@ -101,12 +108,15 @@ class FoldConvTranspose2d(nn.ConvTranspose2d):
 class FoldConv2d(nn.Conv2d):
     """nn.Conv2d of stride 1 whose CPU forward is `conv_transpose2d_fold` of the flipped, transposed kernel.
 
-    For the image layer of a generator (few output channels). Square kernels, stride 1, zero padding
-    0 <= p <= k - 1; no groups or dilation (ValueError naming the value otherwise).
+    For the image layer of a generator (few output channels). Square kernels, stride 1, an integer padding
+    0 <= p <= k - 1 (ValueError naming the value otherwise); groups, dilation and padding modes are not
+    arguments.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0,
                  bias: bool = True) -> None:
+        if isinstance(padding, str):
+            raise ValueError(f"FoldConv2d takes an integer padding, got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias)
         k = _square("kernel_size", self.kernel_size)
         p = _square("padding", self.padding)  # type: ignore[arg-type]
