@@ -14,10 +14,18 @@ BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md
 HEADER = "# ganlab benchmarks\n\nEvery number here is written by the script named in its section; rerun it to reproduce.\n"
 
 
-def machine_line() -> str:
-    """One line naming the machine, torch version and thread count, for every timing table."""
+def machine_line(*, threads_in_table: bool = False) -> str:
+    """One line naming the machine, torch version and thread count, for every timing table; with
+    `threads_in_table`, for a table with a threads column, "torch threads as in the table"."""
+    threads = "as in the table" if threads_in_table else torch.get_num_threads()
     return (f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-            f"torch threads {torch.get_num_threads()}, Python {platform.python_version()}.")
+            f"torch threads {threads}, Python {platform.python_version()}.")
+
+
+def refuse_quick_write(quick: bool, write: bool) -> None:
+    """ValueError when a script's --quick check is asked to --write its numbers into the docs."""
+    if quick and write:
+        raise ValueError("--quick is a check of the script; its numbers are not written (drop --write or --quick)")
 
 
 def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD, *, append: bool = True) -> None:

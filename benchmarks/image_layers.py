@@ -125,15 +125,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a few seconds: --repeats 3, 1 thread, prints only")
     parser.add_argument("--write", action="store_true", help="rewrite the section image_layers of docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
-    if args.quick and args.write:
-        raise ValueError("--quick is a check of the script; its numbers are not written (drop --write or --quick)")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _report import machine_line, refuse_quick_write, write_section
+
+    refuse_quick_write(args.quick, args.write)
     if args.quick:
         args.repeats, args.threads = 3, [1]
     if args.repeats < 1 or any(t < 1 for t in args.threads):
         raise ValueError(f"--repeats and --threads must be >= 1, got {args.repeats} and {args.threads}")
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _report import machine_line, write_section
 
     rows = []
     for threads in args.threads:
@@ -149,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
                   flush=True)
     command = (f"python benchmarks/image_layers.py --threads {' '.join(map(str, args.threads))} "
                + ("--quick" if args.quick else f"--repeats {args.repeats}"))
-    machine = machine_line().replace(f"torch threads {torch.get_num_threads()}", "torch threads as in the table")
+    machine = machine_line(threads_in_table=True)
     md = markdown(command, machine, rows, args.repeats)
     print(md)
     if args.write:

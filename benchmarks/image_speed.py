@@ -367,8 +367,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a ~30 s end-to-end check: --repeats 1 --steps 1")
     parser.add_argument("--write", action="store_true", help="rewrite the section image_speed of docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
-    if args.quick and args.write:
-        raise ValueError("--quick is a check of the script; its numbers are not written (drop --write or --quick)")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _report import machine_line, refuse_quick_write, write_section
+
+    refuse_quick_write(args.quick, args.write)
     if args.quick:
         args.repeats, args.steps = 1, 1
     for name in ("repeats", "steps"):
@@ -376,9 +378,6 @@ def main(argv: list[str] | None = None) -> None:
             raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
     if any(t < 1 for t in args.threads):
         raise ValueError(f"--threads must be >= 1 each, got {args.threads}")
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _report import machine_line, write_section
 
     from ganlab.data import get_dataset
 
@@ -408,7 +407,7 @@ def main(argv: list[str] | None = None) -> None:
 
     command = (f"python benchmarks/image_speed.py --threads {' '.join(map(str, args.threads))} "
                + ("--quick" if args.quick else f"--repeats {args.repeats} --steps {args.steps}"))
-    machine = machine_line().replace(f"torch threads {torch.get_num_threads()}", "torch threads as in the table")
+    machine = machine_line(threads_in_table=True)
     md = markdown(command, machine, results, profiles, repeats=args.repeats, steps=args.steps)
     print(md)
     print(json.dumps({f"{recipe} {threads}": r for (recipe, threads), r in results.items()}, indent=1))

@@ -265,7 +265,7 @@ def _markdown(args, flops, results, ops) -> str:
         f"Command: `python benchmarks/toy_speed.py --threads {' '.join(map(str, args.threads))} "
         f"--repeats {args.repeats} --steps {args.steps} --warmup {args.warmup}`",
         "",
-        machine_line().replace(f"torch threads {torch.get_num_threads()}", "torch threads as in the table"),
+        machine_line(threads_in_table=True),
         "",
         "MLP 512 x 3 hidden ReLU layers (generator and critic), batch 256, n_critic 5, lambda 10, ring data. "
         f"Rates: median (best) over {args.repeats} interleaved repeats of {args.steps - args.warmup} timed generator "
