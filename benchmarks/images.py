@@ -116,7 +116,8 @@ def fashion_table(args: argparse.Namespace, work: Path) -> str:
             print(f"{recipe}: {s['error']}", flush=True)
             continue
         grid = Path(s["run_dir"]) / "samples" / f"step_{s['steps']:07d}.png"
-        shutil.copyfile(grid, IMAGES_DIR / f"fashion-mnist-{recipe}{args.suffix}.png")
+        if args.write:  # the committed grids change only with the tables that link them
+            shutil.copyfile(grid, IMAGES_DIR / f"fashion-mnist-{recipe}{args.suffix}.png")
         print(f"{recipe}: {s['steps']} steps, FID {s['fid']:.2f}, KID {s['kid']:.4f}, IS {s['is']:.2f}", flush=True)
     lines = [
         f"Fashion-MNIST 28x28, DCGAN (batch 64){_flags(args)}, {args.budget:g} s of training per run on {args.threads} "
@@ -162,13 +163,18 @@ def stacked_table(args: argparse.Namespace, work: Path) -> str:
             lines.append(f"| `{recipe}` | {seed} | {s['steps']} | stopped: non-finite value | | | | {s['load']:.1f} |")
             print(f"stacked {recipe} s{seed}: {s['error']}", flush=True)
             continue
-        if seed == args.seeds[0]:
+        if seed == args.seeds[0] and args.write:
             grid = Path(s["run_dir"]) / "samples" / f"step_{s['steps']:07d}.png"
             shutil.copyfile(grid, IMAGES_DIR / f"stacked-mnist-{recipe}{args.suffix}.png")
         dependence = max(s["mode_kl"] - s["mode_kl_channels"], 0.0)  # as StackedModes.dependence
         lines.append(f"| `{recipe}` | {seed} | {s['steps']} | {s['modes']:.0f} | {s['mode_kl']:.3f} | "
                      f"{s['mode_kl_channels']:.3f} | {dependence:.3f} | {s['load']:.1f} |")
         print(f"stacked {recipe} s{seed}: {s['modes']:.0f} modes, KL {s['mode_kl']:.3f}", flush=True)
+        if "raw_mode_kl" in s:  # with --ema the rows above score the EMA generator; this one the raw weights
+            raw_dependence = max(s["raw_mode_kl"] - s["raw_mode_kl_channels"], 0.0)
+            lines.append(f"| `{recipe}`, raw generator | {seed} | {s['steps']} | {s['raw_modes']:.0f} | "
+                         f"{s['raw_mode_kl']:.3f} | {s['raw_mode_kl_channels']:.3f} | {raw_dependence:.3f} | "
+                         f"{s['load']:.1f} |")
     lines += ["", "Published (same protocol, GPU budgets of hours):", "",
               "| model | modes | KL | source |", "| --- | ---: | ---: | --- |"]
     for name, p in PUBLISHED.items():
