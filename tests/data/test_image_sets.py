@@ -205,10 +205,12 @@ def test_folder_of_grey_pngs_keeps_their_pixels_and_splits_by_seed(tmp_path):
     assert get_dataset("folder", path=str(tmp_path / "imgs"), test_fraction=0).test_images is None
 
 
-def test_folder_mixing_grey_and_rgb_becomes_rgb_and_channels_1_is_luma(tmp_path):
+def test_folder_mixing_grey_and_rgb_is_refused_unless_channels_is_given(tmp_path):
     png(tmp_path / "a_grey.png", np.full((4, 4), 90))
     png(tmp_path / "b_red.png", np.broadcast_to(np.array([255, 0, 0]), (4, 4, 3)))
-    ds = get_dataset("folder", path=str(tmp_path), test_fraction=0)
+    with pytest.raises(ValueError, match=r"mixes grey and colour.*a_grey\.png' is L.*b_red\.png' is RGB.*channels=3"):
+        get_dataset("folder", path=str(tmp_path), test_fraction=0)
+    ds = get_dataset("folder", path=str(tmp_path), channels=3, test_fraction=0)
     assert ds.shape == (3, 4, 4)
     assert torch.all(ds.images[0] == 90)  # grey replicated in R, G, B
     assert ds.images[1, :, 0, 0].tolist() == [255, 0, 0]

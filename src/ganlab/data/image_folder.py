@@ -61,10 +61,12 @@ def read_image_folder(
     root: str | os.PathLike, *, size: int | None = None, channels: int | None = None
 ) -> tuple[Tensor, list[Path]]:
     """All images under `root` as uint8 (N, C, H, W), resized and centre-cropped to size x size if `size` is
-    given, with C = `channels` (default 1 if every image is grey, else 3); returns (pixels, sorted files).
+    given, with C = `channels` (default 1 if every image is grey, 3 if every image is colour); returns (pixels,
+    sorted files).
 
     Raises FileNotFoundError for a missing folder; ValueError for size < 4 or channels not in {1, 3}, naming
-    the file for a file that is not an 8-bit image, and naming two files when sizes differ and `size` is None.
+    the file for a file that is not an 8-bit image, and naming two files when sizes differ and `size` is None
+    or when grey and colour images mix and `channels` is None.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -86,7 +88,14 @@ def read_image_folder(
             raise ValueError(f"image {str(f)!r} has {heads[-1][0]} pixels (16-bit or float); "
                              f"expected 8-bit grey or colour images")
     if channels is None:
-        channels = 1 if all(mode in GREY_MODES for mode, _ in heads) else 3
+        grey = [mode in GREY_MODES for mode, _ in heads]
+        if any(grey) and not all(grey):
+            g, c = files[grey.index(True)], files[grey.index(False)]
+            raise ValueError(
+                f"image folder {str(root)!r} mixes grey and colour images ({str(g)!r} is "
+                f"{heads[grey.index(True)][0]}, {str(c)!r} is {heads[grey.index(False)][0]}): pass "
+                f"--data_params.channels=3 to read all as RGB or --data_params.channels=1 to read all as grey")
+        channels = 1 if all(grey) else 3
     if size is None:
         first = heads[0][1]
         for f, (_, wh) in zip(files, heads):

@@ -420,7 +420,8 @@ def folder(
     """The images of a folder (see `ganlab.data.image_folder.read_image_folder`), split into train and test.
 
     `size`: resize the shorter side to `size` and centre-crop size x size (default: the images' own size,
-    which must then be the same for all). `channels`: 1 or 3 (default 1 if every image is grey, else 3).
+    which must then be the same for all). `channels`: 1 or 3 (default 1 if every image is grey, 3 if every image
+    is colour; a folder mixing both needs it).
     `test_fraction` of the images (rounded, at least one when positive and there are two or more images)
     are held out, chosen by a random permutation from `split_seed`; both splits keep the files' sorted order.
     """
