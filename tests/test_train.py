@@ -216,23 +216,25 @@ def test_smoke_every_recipe(tmp_path, recipe):
     assert on_disk["threads"] == 1 and on_disk["wall_seconds"] > 0 and on_disk["modes"] == summary["modes"]
 
 
-IMAGE_TINY = ["--data=digits", "--model=dcgan", "--model.g_width=8", "--model.d_width=8", "--model.latent_dim=8",
+IMAGE_TINY = ["--data=digits", "--model.g_width=8", "--model.d_width=8", "--model.latent_dim=8",
               "--batch_size=16", "--eval_samples=100", "--threads=1"]
 
 
+@pytest.mark.parametrize("family", ["dcgan", "resnet"])
 @pytest.mark.parametrize("recipe", list(RECIPES))
-def test_smoke_every_recipe_on_images(tmp_path, recipe):
-    """Every recipe runs unchanged on images (the 8x8 digits, DCGAN) and is judged by FID, KID and IS against
-    the held-out digits with the shipped classifier, for the EMA and the raw generator."""
-    config = resolve_config(overrides=[*IMAGE_TINY, f"--recipe={recipe}", "--steps=3", "--n_critic=1",
+def test_smoke_every_recipe_on_images(tmp_path, recipe, family):
+    """Every recipe runs unchanged (its own n_critic, optimizer, constraint) on images (the 8x8 digits) with both
+    image families, DCGAN and the SN-GAN ResNet, and is judged by FID, KID and IS against the held-out digits
+    with the shipped classifier, for the EMA and the raw generator."""
+    config = resolve_config(overrides=[*IMAGE_TINY, f"--model={family}", f"--recipe={recipe}", "--steps=3",
                                        "--ema=0.9", f"--out={tmp_path / 'run'}"])
     summary = train(config, progress=False)
     for key in ("fid", "kid", "is", "raw_fid", "raw_is", "critic_w", "eval_seconds"):
         assert math.isfinite(summary[key]), key
     assert summary["fid"] > 0 and 1.0 <= summary["is"] <= 10.0 and 1.0 <= summary["raw_is"] <= 10.0
-    assert (tmp_path / "run" / "samples" / "step_0000003.png").is_file()
+    assert summary["steps"] == 3 and (tmp_path / "run" / "samples" / "step_0000003.png").is_file()
     saved = load_toml(tmp_path / "run" / "config.toml")
-    assert saved.model["family"] == "dcgan"
+    assert saved.model["family"] == family
     assert saved.model["d_norm"] == ("layernorm" if config.gp_weight > 0 else "none")
 
 
