@@ -87,6 +87,12 @@ def _flags(args: argparse.Namespace) -> str:
     return f" with `{' '.join(args.train_flag)}`" if args.train_flag else ""
 
 
+def _batch(args: argparse.Namespace) -> str:
+    """The batch size the runs train with: 64, unless a --train-flag sets another (the last one wins)."""
+    sizes = [flag.split("=", 1)[1] for flag in ["--batch_size=64", *args.train_flag] if flag.startswith("--batch_size=")]
+    return sizes[-1]
+
+
 def _real_ceiling(data: str, n: int) -> dict[str, float]:
     """FID / KID / IS of n training images against the test split, with the same evaluator."""
     ds = get_dataset(data)
@@ -120,7 +126,7 @@ def fashion_table(args: argparse.Namespace, work: Path) -> str:
             shutil.copyfile(grid, IMAGES_DIR / f"fashion-mnist-{recipe}{args.suffix}.png")
         print(f"{recipe}: {s['steps']} steps, FID {s['fid']:.2f}, KID {s['kid']:.4f}, IS {s['is']:.2f}", flush=True)
     lines = [
-        f"Fashion-MNIST 28x28, DCGAN (batch 64){_flags(args)}, {args.budget:g} s of training per run on {args.threads} "
+        f"Fashion-MNIST 28x28, DCGAN (batch {_batch(args)}){_flags(args)}, {args.budget:g} s of training per run on {args.threads} "
         f"thread(s){_at_once(args)}, seed 0; FID / KID / IS of {args.eval_samples} samples against the 10 000 test images with the "
         "shipped Fashion-MNIST classifier's features (`src/ganlab/assets/fashion-mnist_classifier.json`; not "
         "comparable with Inception-feature numbers of papers).",
@@ -140,7 +146,7 @@ def fashion_table(args: argparse.Namespace, work: Path) -> str:
 
 def stacked_table(args: argparse.Namespace, work: Path) -> str:
     lines = [
-        f"Stacked MNIST (1000 modes), DCGAN 3 x 28 x 28 (batch 64){_flags(args)}, {args.budget:g} s of training per run on "
+        f"Stacked MNIST (1000 modes), DCGAN 3 x 28 x 28 (batch {_batch(args)}){_flags(args)}, {args.budget:g} s of training per run on "
         f"{args.threads} thread(s){_at_once(args)}; 26 000 samples, each channel labelled by the shipped MNIST classifier "
         "(`src/ganlab/assets/mnist_classifier.json`). The KL splits exactly into the channels' digit imbalance, "
         "sum_c KL(q_c ‖ U_10), and their dependence (`ganlab.metrics.stacked_mnist`); the floor row is 26 000 real "
