@@ -133,9 +133,18 @@ def test_profile_table_takes_the_union_of_top_ops_with_shares():
     ganlab = {"ms": 100.0, "gflop": 1.5, "ops": {f"g{i}": 10.0 - i for i in range(10)} | {"shared": 20.0}}
     plain = {"ms": 200.0, "gflop": 1.5, "ops": {f"p{i}": 30.0 - i for i in range(10)} | {"shared": 50.0}}
     lines = image_speed.profile_table("nsgan", ganlab, plain)
-    ops = [line.split("`")[1] for line in lines[2:-2]]
+    ops = [line.split("`")[1] for line in lines[2:-3]]
     assert ops[0] == "shared" and len(ops) == 15  # 8 + 8 top ops, "shared" in both
     assert "| `shared` | 20.0 (20.0 %) | 50.0 (25.0 %) |" in lines
     assert "| `g0` | 10.0 (10.0 %) | 0.0 (0.0 %) |" in lines
     assert "g7" not in ops and "p7" not in ops  # 9th of each: ranked below the top 8
     assert lines[-2:] == ["| all ops | 100.0 | 200.0 |", "| GFLOP counted by the profiler | 1.50 | 1.50 |"]
+
+
+def test_convolution_row_and_bound_by_hand():
+    ganlab = {"ms": 100.0, "gflop": 1.0, "ops": {"aten::convolution_backward": 40.0, "aten::mkldnn_convolution": 20.0,
+                                                 "aten::_convolution": 5.0, "aten::mm": 35.0}}
+    plain = {"ms": 130.0, "gflop": 1.0, "ops": {"aten::convolution_backward": 50.0, "aten::addmm": 80.0}}
+    assert image_speed.convolution_ms(ganlab) == 65.0 and image_speed.convolution_ms(plain) == 50.0
+    assert "| ops named `*convolution*` | 65.0 (65.0 %) | 50.0 (38.5 %) |" in image_speed.profile_table("x", ganlab, plain)
+    assert image_speed.convolution_bound(ganlab, plain) == 2.0  # 130 / 65
