@@ -179,3 +179,13 @@ def test_a_batch_norm_critic_sees_real_and_fake_in_separate_forwards(tmp_path, m
     out = critic_step(setup, real, fake, World("cpu"))
     torch.testing.assert_close(out.d_real.detach(), expected_real)
     torch.testing.assert_close(out.d_fake.detach(), expected_fake)
+
+
+def test_the_reference_features_cost_is_reported_once(digits):
+    model, sha = load_digits_classifier()
+    real = digits.held_out()
+    ev = ImageEvaluator(digits, torch.zeros(len(real), 3), seed=0, classifier=model, weights_sha256=sha)
+    first, _ = ev(Replay(real * 2 - 1), MeanCritic(), step=1)
+    second, _ = ev(Replay(real * 2 - 1), MeanCritic(), step=2)
+    assert first["reference_seconds"] == ev.reference_seconds > 0 and first["eval_seconds"] > 0
+    assert "reference_seconds" not in second and second["eval_seconds"] > 0

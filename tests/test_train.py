@@ -231,6 +231,7 @@ def test_smoke_every_recipe_on_images(tmp_path, recipe, family):
     summary = train(config, progress=False)
     for key in ("fid", "kid", "is", "raw_fid", "raw_is", "critic_w", "eval_seconds"):
         assert math.isfinite(summary[key]), key
+    assert summary["eval_seconds"] > 0 and summary["reference_seconds"] > 0  # the first evaluation's costs
     assert summary["fid"] > 0 and 1.0 <= summary["is"] <= 10.0 and 1.0 <= summary["raw_is"] <= 10.0
     assert summary["steps"] == 3 and (tmp_path / "run" / "samples" / "step_0000003.png").is_file()
     saved = load_toml(tmp_path / "run" / "config.toml")

@@ -199,6 +199,7 @@ class ImageEvaluator(SampleEvaluator):
         self.real_features, _ = _classify(self.classifier, real)
         self.real_mu, self.real_sigma = feature_statistics(self.real_features)
         self.reference_seconds = time.perf_counter() - t0
+        self._reference_reported = False
 
     def scores(self, samples: Tensor) -> dict[str, float]:
         """{"fid", "kid", "kid_std", "is", "is_std"} of samples (N, 1, S, S) in [-1, 1]."""
@@ -213,13 +214,17 @@ class ImageEvaluator(SampleEvaluator):
     def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int,
                  raw: nn.Module | None = None) -> tuple[dict[str, float], Tensor]:
         """Returns ({"fid", "kid", "kid_std", "is", "is_std", "critic_w", "eval_seconds"}, and the same scores
-        of the raw generator as "raw_fid", ... when `raw` is given; samples (N, C, H, W) of `generator`)."""
+        of the raw generator as "raw_fid", ... when `raw` is given; samples (N, C, H, W) of `generator`).
+        The first call also returns "reference_seconds", the one-time cost of the held-out split's features."""
         t0 = time.perf_counter()
         estimate, samples = super().__call__(generator, critic, step=step)
         metrics = {**self.scores(samples), **estimate}
         if raw is not None:
             metrics.update({f"raw_{k}": v for k, v in self.scores(_eval_mode_draw(self, raw)).items()})
         metrics["eval_seconds"] = time.perf_counter() - t0
+        if not self._reference_reported:
+            metrics["reference_seconds"] = self.reference_seconds
+            self._reference_reported = True
         return metrics, samples
 
 
