@@ -28,6 +28,18 @@ class Replay(nn.Module):
         return self.images[: z.shape[0]] + 0 * self.anchor
 
 
+class IndexReplay(nn.Module):
+    """A 'generator' that returns images[z[:, 0]]: fixed images in [-1, 1] addressed by the latent."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        super().__init__()
+        self.images = images
+        self.anchor = nn.Parameter(torch.zeros(()))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.images[z[:, 0].long()] + 0 * self.anchor
+
+
 class MeanCritic(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -65,7 +77,7 @@ def _inception_score(logits: np.ndarray, splits: int) -> float:
 def test_the_held_out_images_themselves_score_fid_zero_and_the_is_of_real_digits(digits, evaluator):
     real = digits.held_out()  # [0, 1]
     metrics, samples = evaluator(Replay(real * 2 - 1), MeanCritic(), step=1)
-    assert samples.shape == real.shape
+    assert len(real) > 512 and torch.equal(samples, (real * 2 - 1)[:512])  # the first KEPT samples come back
     assert abs(metrics["fid"]) < 1e-6
     # every KID subset is then the whole set (n < 1000) for both sides: MMD_u^2(X, X) =
     # 2 [sum_{i != j} k_ij / (n (n - 1)) - sum_{i, j} k_ij / n^2] with k = (x.y / D + 1)^3, slightly negative
@@ -115,13 +127,19 @@ def _stacked(labels: np.ndarray) -> torch.Tensor:
     return (unit[:, :, None, None] * 2 - 1).expand(-1, -1, 4, 4).contiguous()
 
 
-def test_stacked_mnist_evaluator_counts_modes_and_splits_the_kl():
+@pytest.mark.parametrize("chunk", [4096, 64])
+def test_stacked_mnist_evaluator_counts_modes_and_splits_the_kl(monkeypatch, chunk):
+    """The same numbers whether the 300 samples are labelled in one chunk or in chunks of 64 (streaming)."""
+    import ganlab.evaluators as evaluators
+
+    monkeypatch.setattr(evaluators, "EVAL_CHUNK", chunk)
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 10, size=(300, 3))
     labels[:, 1] = np.minimum(labels[:, 1], 4)  # G favours digit 4 and never shows 5..9
     raw_labels = np.tile([[1, 2, 3]], (300, 1))
-    ev = StackedMNISTEvaluator(TensorDataset(_stacked(labels)), torch.zeros(300, 2), seed=0, classifier=ChannelDigit())
-    metrics, samples = ev(Replay(_stacked(labels)), MeanCritic(), step=1, raw=Replay(_stacked(raw_labels)))
+    z = torch.arange(300, dtype=torch.float32)[:, None].expand(-1, 2).contiguous()
+    ev = StackedMNISTEvaluator(TensorDataset(_stacked(labels)), z, seed=0, classifier=ChannelDigit())
+    metrics, samples = ev(IndexReplay(_stacked(labels)), MeanCritic(), step=1, raw=IndexReplay(_stacked(raw_labels)))
     # the reference, written here: modes are distinct triples, KL by scipy, the G channel's KL to uniform digits
     _, counts = np.unique(labels, axis=0, return_counts=True)
     q = np.zeros(1000)
@@ -189,3 +207,26 @@ def test_the_reference_features_cost_is_reported_once(digits):
     second, _ = ev(Replay(real * 2 - 1), MeanCritic(), step=2)
     assert first["reference_seconds"] == ev.reference_seconds > 0 and first["eval_seconds"] > 0
     assert "reference_seconds" not in second and second["eval_seconds"] > 0
+
+
+@pytest.mark.parametrize("pack", [1, 3])
+def test_scores_in_chunks_equal_the_scores_of_all_samples_at_once(digits, monkeypatch, pack):
+    """Streaming: with chunks of 100 rows (9 chunks of the 899 held-out digits) FID, KID, IS and the critic's
+    estimate are those of one chunk of all rows, and a packed critic reads the same whole packs."""
+    import ganlab.evaluators as evaluators
+    from ganlab.models.pack import Packed
+
+    model, sha = load_digits_classifier()
+    real = digits.held_out()
+    z = torch.arange(len(real), dtype=torch.float32)[:, None].expand(-1, 3).contiguous()
+    # training digits shifted one pixel right: in [-1, 1], a distribution other than the reference split's
+    train = digits.sample(len(real), generator=torch.Generator().manual_seed(5)).roll(1, dims=-1)
+    fakes = IndexReplay(train)
+    critic = MeanCritic() if pack == 1 else Packed(MeanCritic(), pack)
+    whole = ImageEvaluator(digits, z, seed=0, classifier=model, weights_sha256=sha)(fakes, critic, step=4)[0]
+    monkeypatch.setattr(evaluators, "EVAL_CHUNK", 100)
+    chunked, samples = ImageEvaluator(digits, z, seed=0, classifier=model, weights_sha256=sha)(fakes, critic, step=4)
+    assert len(samples) == 512 and torch.equal(samples, train[:512])
+    assert whole["fid"] > 0.01 and whole["kid"] > 1e-4 and abs(whole["critic_w"]) > 1e-3  # sizeable, not ~0
+    for key in ("fid", "kid", "is", "critic_w"):
+        assert chunked[key] == pytest.approx(whole[key], rel=1e-9, abs=1e-12), key

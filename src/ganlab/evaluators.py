@@ -2,7 +2,8 @@
 
 An evaluator is called by the training loop at every evaluation step with the generator to judge
 (the EMA generator when the run keeps one) and the critic; it returns the numbers logged to
-`metrics.jsonl` and the samples it drew, and it draws the figure of those samples.
+`metrics.jsonl` and the samples it drew (the image evaluators: the first 512 of them, since they score G(z)
+in chunks and never hold all N), and it draws the figure of those samples.
 
 * `SampleEvaluator` (any data): x_i = G(z_i) on a fixed latent batch z_1..z_N and the critic's own
   estimate E f(x_real) - E f(G(z)) (for a WGAN critic, the Kantorovich-Rubinstein estimate of W1); the
@@ -24,10 +25,10 @@ Reference: FID and IS, lecture 003_74d7f85fefbfef05.txt, slides "Frechet Incepti
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Protocol
-
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -47,6 +48,12 @@ __all__ = ["Evaluator", "SampleEvaluator", "ToyEvaluator", "ImageEvaluator", "St
 
 #: KID during training: subsets of at most this many rows (the paper's 1000), this many subsets.
 KID_SUBSET_SIZE, KID_SUBSETS = 1000, 50
+#: Evaluation draws G(z_eval) this many rows at a time; the image evaluators keep only each chunk's scores.
+EVAL_CHUNK = 4096
+#: The samples an image evaluator returns (for the figure's 64 and the diagnostics' diversity of at most 500).
+KEPT = 512
+
+T = TypeVar("T")
 
 
 class NonFiniteSamplesError(RuntimeError):
@@ -113,10 +120,60 @@ class SampleEvaluator:
     @torch.no_grad()
     def _draw(self, generator: nn.Module) -> Tensor:
         """G(z_eval) (N, *shape) on the generator's device; NonFiniteSamplesError if one is NaN or infinite."""
-        samples = torch.cat([generator(z) for z in self.z_eval.split(4096)])
-        if not bool(torch.isfinite(samples).all()):
-            raise NonFiniteSamplesError("the generator produced NaN or infinite samples")
-        return samples
+        return torch.cat(list(self._chunks(generator)))
+
+    @torch.no_grad()
+    def _chunks(self, generator: nn.Module, size: int = EVAL_CHUNK) -> Iterator[Tensor]:
+        """G(z) for the fixed latents `size` rows at a time (on the generator's device); NonFiniteSamplesError
+        as soon as one is NaN or infinite."""
+        for z in self.z_eval.split(size):
+            x = generator(z)
+            if not bool(torch.isfinite(x).all()):
+                raise NonFiniteSamplesError("the generator produced NaN or infinite samples")
+            yield x
+
+    @torch.no_grad()
+    def _stream(self, generator: nn.Module, each: Callable[[Tensor], T], *, critic: nn.Module | None = None,
+                step: int = 0) -> tuple[list[T], Tensor, dict[str, float]]:
+        """G(z_eval) chunk by chunk, never all N at once: (each(chunk) per chunk, the first `KEPT` samples on the
+        CPU, {"critic_w"} when `critic` is given). The generator (and the critic) run in eval mode and are put
+        back after. critic_w = E f(real) - E f(G(z)) over N real points drawn with seed + step, both sides
+        read in chunks (a packed critic reads whole packs and leaves the last N mod k rows out, as
+        `_batched_mean`)."""
+        nets = [generator] + ([critic] if critic is not None else [])
+        modes = [net.training for net in nets]
+        for net in nets:
+            net.eval()
+        try:
+            k = 1 if critic is None else packing_of(critic)
+            size = max(EVAL_CHUNK // k, 1) * k
+            results, kept, fake_sum, fake_n = [], [], 0.0, 0
+            for x in self._chunks(generator, size):
+                results.append(each(x))
+                if sum(len(t) for t in kept) < KEPT:
+                    kept.append(x[:KEPT - sum(len(t) for t in kept)].cpu())
+                if critic is not None and x.shape[0] >= k:
+                    m = x.shape[0] // k * k
+                    fake_sum += float(critic(x[:m]).double().sum())
+                    fake_n += m // k
+            estimate: dict[str, float] = {}
+            if critic is not None:
+                if fake_n == 0:
+                    raise ValueError(f"a critic of packs of {k} samples needs at least {k} samples, "
+                                     f"got {self.z_eval.shape[0]}")
+                param = next(critic.parameters())
+                g = torch.Generator().manual_seed(self.seed + step)
+                real_sum, real_n, left = 0.0, 0, self.z_eval.shape[0] // k * k
+                while left > 0:
+                    n = min(size, left)
+                    real = self.dataset.sample(n, generator=g).to(device=param.device, dtype=param.dtype)
+                    real_sum += float(critic(real).double().sum())
+                    real_n, left = real_n + n // k, left - n
+                estimate["critic_w"] = real_sum / real_n - fake_sum / fake_n
+        finally:
+            for net, mode in zip(nets, modes):
+                net.train(mode)
+        return results, torch.cat(kept), estimate
 
     def figure(self, path: Path, samples: Tensor, critic: nn.Module, *, title: str) -> Path | None:
         """An image grid of the first 64 samples (mapped from [-1, 1] to [0, 1]) for image data; no figure for
@@ -159,16 +216,6 @@ def _classify(classifier: nn.Module, images: Tensor, *, batch_size: int = 1024) 
     return torch.cat(feats).numpy(), torch.cat(logits).numpy()
 
 
-def _eval_mode_draw(evaluator: SampleEvaluator, generator: nn.Module) -> Tensor:
-    """G(z_eval) on the CPU with `generator` in eval mode (put back after)."""
-    mode = generator.training
-    generator.eval()
-    try:
-        return evaluator._draw(generator).cpu()
-    finally:
-        generator.train(mode)
-
-
 def _to_unit(samples: Tensor) -> Tensor:
     """Generator outputs in [-1, 1] mapped to the evaluation convention [0, 1]: (x + 1) / 2, clipped."""
     return ((samples + 1.0) / 2.0).clamp_(0.0, 1.0)
@@ -201,9 +248,16 @@ class ImageEvaluator(SampleEvaluator):
         self.reference_seconds = time.perf_counter() - t0
         self._reference_reported = False
 
+    def _features(self, samples: Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """(features, logits) of generator outputs in [-1, 1]."""
+        return _classify(self.classifier, _to_unit(samples))
+
     def scores(self, samples: Tensor) -> dict[str, float]:
         """{"fid", "kid", "kid_std", "is", "is_std"} of samples (N, 1, S, S) in [-1, 1]."""
-        feats, logits = _classify(self.classifier, _to_unit(samples))
+        return self._scores(*_classify(self.classifier, _to_unit(samples)))
+
+    def _scores(self, feats: np.ndarray, logits: np.ndarray) -> dict[str, float]:
+        """The scores of generated features (N, D) and logits (N, C)."""
         mu, sigma = feature_statistics(feats)
         fid = fid_from_stats(mu, sigma, self.real_mu, self.real_sigma)
         subset = min(KID_SUBSET_SIZE, len(feats), len(self.real_features))
@@ -214,18 +268,26 @@ class ImageEvaluator(SampleEvaluator):
     def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int,
                  raw: nn.Module | None = None) -> tuple[dict[str, float], Tensor]:
         """Returns ({"fid", "kid", "kid_std", "is", "is_std", "critic_w", "eval_seconds"}, and the same scores
-        of the raw generator as "raw_fid", ... when `raw` is given; samples (N, C, H, W) of `generator`).
+        of the raw generator as "raw_fid", ... when `raw` is given; the first `KEPT` samples (n, C, H, W) of
+        `generator`). Both generators are scored chunk by chunk (`_stream`): only the classifier's features and
+        logits of the N samples are kept.
         The first call also returns "reference_seconds", the one-time cost of the held-out split's features."""
         t0 = time.perf_counter()
-        estimate, samples = super().__call__(generator, critic, step=step)
-        metrics = {**self.scores(samples), **estimate}
+        chunks, samples, estimate = self._stream(generator, self._features, critic=critic, step=step)
+        metrics = {**self._scores(*_joined(chunks)), **estimate}
         if raw is not None:
-            metrics.update({f"raw_{k}": v for k, v in self.scores(_eval_mode_draw(self, raw)).items()})
+            raw_chunks, _, _ = self._stream(raw, self._features)
+            metrics.update({f"raw_{k}": v for k, v in self._scores(*_joined(raw_chunks)).items()})
         metrics["eval_seconds"] = time.perf_counter() - t0
         if not self._reference_reported:
             metrics["reference_seconds"] = self.reference_seconds
             self._reference_reported = True
         return metrics, samples
+
+
+def _joined(chunks: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The chunks' (features, logits) stacked row-wise."""
+    return np.concatenate([f for f, _ in chunks]), np.concatenate([lg for _, lg in chunks])
 
 
 class StackedMNISTEvaluator(SampleEvaluator):
@@ -247,17 +309,22 @@ class StackedMNISTEvaluator(SampleEvaluator):
     def __call__(self, generator: nn.Module, critic: nn.Module, *, step: int,
                  raw: nn.Module | None = None) -> tuple[dict[str, float], Tensor]:
         """Returns ({"modes", "mode_kl", "mode_kl_channels", "critic_w", "eval_seconds"}, plus "raw_modes",
-        "raw_mode_kl", "raw_mode_kl_channels" when `raw` is given; samples (N, 3, H, W) of `generator`).
+        "raw_mode_kl", "raw_mode_kl_channels" when `raw` is given; the first `KEPT` samples (n, 3, H, W) of
+        `generator`; the N samples are labelled chunk by chunk, only their labels kept).
         mode_kl_channels is the part of mode_kl that is the channels' digit imbalance, sum_c KL(q_c || U_10);
         the rest is their dependence (`ganlab.metrics.stacked_mnist`)."""
         t0 = time.perf_counter()
-        estimate, samples = super().__call__(generator, critic, step=step)
+
+        def labels(x: Tensor) -> np.ndarray:
+            return classify_stacked(_to_unit(x), self.classifier)
+
+        chunks, samples, estimate = self._stream(generator, labels, critic=critic, step=step)
         metrics: dict[str, float] = {}
-        for prefix, x in (("", samples), ("raw_", None if raw is None else _eval_mode_draw(self, raw))):
-            if x is not None:
-                result = self.modes(x)
-                metrics.update({f"{prefix}modes": float(result.modes), f"{prefix}mode_kl": float(result.kl),
-                                f"{prefix}mode_kl_channels": float(sum(result.channel_kl))})
+        judged = [("", chunks)] + ([("raw_", self._stream(raw, labels)[0])] if raw is not None else [])
+        for prefix, parts in judged:
+            result = stacked_mnist_modes(np.concatenate(parts))
+            metrics.update({f"{prefix}modes": float(result.modes), f"{prefix}mode_kl": float(result.kl),
+                            f"{prefix}mode_kl_channels": float(sum(result.channel_kl))})
         metrics.update(estimate)
         metrics["eval_seconds"] = time.perf_counter() - t0
         return metrics, samples
