@@ -28,13 +28,8 @@ class Replay(nn.Module):
         return self.images[: z.shape[0]] + 0 * self.anchor
 
 
-class IndexReplay(nn.Module):
+class IndexReplay(Replay):
     """A 'generator' that returns images[z[:, 0]]: fixed images in [-1, 1] addressed by the latent."""
-
-    def __init__(self, images: torch.Tensor) -> None:
-        super().__init__()
-        self.images = images
-        self.anchor = nn.Parameter(torch.zeros(()))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.images[z[:, 0].long()] + 0 * self.anchor
