@@ -254,7 +254,7 @@ class ImageEvaluator(SampleEvaluator):
 
     def scores(self, samples: Tensor) -> dict[str, float]:
         """{"fid", "kid", "kid_std", "is", "is_std"} of samples (N, 1, S, S) in [-1, 1]."""
-        return self._scores(*_classify(self.classifier, _to_unit(samples)))
+        return self._scores(*self._features(samples))
 
     def _scores(self, feats: np.ndarray, logits: np.ndarray) -> dict[str, float]:
         """The scores of generated features (N, D) and logits (N, C)."""
