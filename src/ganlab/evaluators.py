@@ -26,7 +26,7 @@ Reference: FID and IS, lecture 003_74d7f85fefbfef05.txt, slides "Frechet Incepti
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.data import Dataset
+from ganlab.metrics.classifier import EVAL_BATCH
 from ganlab.metrics.fid import feature_statistics, fid_from_stats
 from ganlab.metrics.inception_score import inception_score
 from ganlab.metrics.kid import kid
@@ -73,16 +74,29 @@ class Evaluator(Protocol):
         """Write the figure of `samples` to `path` (None: no figure for this kind of data)."""
 
 
+def _critic_total(critic: nn.Module, batches: Iterable[Tensor]) -> tuple[float, int]:
+    """(the sum of critic(x) over every output, the number of outputs) over `batches`. A packed critic
+    (`ganlab.models.pack`) gives one output per k rows: it reads each batch in whole packs, its first
+    ⌊len / k⌋ · k rows, and leaves the last len mod k out."""
+    k = packing_of(critic)
+    total, count = 0.0, 0
+    for x in batches:
+        packs = x.shape[0] // k
+        if packs:
+            total += float(critic(x[:packs * k]).double().sum())
+            count += packs
+    return total, count
+
+
 def _batched_mean(critic: nn.Module, x: Tensor, batch_size: int = 4096) -> float:
-    """The mean of critic(x) over all its outputs, x read in batches (memory bounded for 26 000 images). A packed
-    critic (`ganlab.models.pack`) gives one output per k rows: it reads the first ⌊N / k⌋ · k rows in whole packs
-    and leaves the last N mod k out."""
+    """The mean of critic(x) over all its outputs, x read in batches of `batch_size` packs (memory bounded for
+    26 000 images); a packed critic reads the first ⌊N / k⌋ · k rows in whole packs (`_critic_total`)."""
     k = packing_of(critic)
     n = x.shape[0] // k
     if n == 0:
         raise ValueError(f"a critic of packs of {k} samples needs at least {k} samples, got {x.shape[0]}")
-    total = sum(float(critic(b).double().sum()) for b in x[:n * k].split(batch_size * k))
-    return total / n
+    total, count = _critic_total(critic, x[:n * k].split(batch_size * k))
+    return total / count
 
 
 class SampleEvaluator:
@@ -152,28 +166,32 @@ class SampleEvaluator:
                 results.append(each(x))
                 if sum(len(t) for t in kept) < KEPT:
                     kept.append(x[:KEPT - sum(len(t) for t in kept)].cpu())
-                if critic is not None and x.shape[0] >= k:
-                    m = x.shape[0] // k * k
-                    fake_sum += float(critic(x[:m]).double().sum())
-                    fake_n += m // k
+                if critic is not None:
+                    chunk_sum, chunk_n = _critic_total(critic, [x])
+                    fake_sum, fake_n = fake_sum + chunk_sum, fake_n + chunk_n
             estimate: dict[str, float] = {}
             if critic is not None:
                 if fake_n == 0:
                     raise ValueError(f"a critic of packs of {k} samples needs at least {k} samples, "
                                      f"got {self.z_eval.shape[0]}")
-                param = next(critic.parameters())
-                g = torch.Generator().manual_seed(self.seed + step)
-                real_sum, real_n, left = 0.0, 0, self.z_eval.shape[0] // k * k
-                while left > 0:
-                    n = min(size, left)
-                    real = self.dataset.sample(n, generator=g).to(device=param.device, dtype=param.dtype)
-                    real_sum += float(critic(real).double().sum())
-                    real_n, left = real_n + n // k, left - n
+                real_sum, real_n = _critic_total(critic, self._real_chunks(critic, step, size))
                 estimate["critic_w"] = real_sum / real_n - fake_sum / fake_n
         finally:
             for net, mode in zip(nets, modes):
                 net.train(mode)
         return results, torch.cat(kept), estimate
+
+    def _real_chunks(self, critic: nn.Module, step: int, size: int) -> Iterator[Tensor]:
+        """N real points drawn with seed + step, `size` rows at a time, on the critic's device and dtype, N cut
+        to whole packs of the critic's k rows."""
+        param = next(critic.parameters())
+        g = torch.Generator().manual_seed(self.seed + step)
+        k = packing_of(critic)
+        left = self.z_eval.shape[0] // k * k
+        while left > 0:
+            n = min(size, left)
+            yield self.dataset.sample(n, generator=g).to(device=param.device, dtype=param.dtype)
+            left -= n
 
     def figure(self, path: Path, samples: Tensor, critic: nn.Module, *, title: str) -> Path | None:
         """An image grid of the first 64 samples (mapped from [-1, 1] to [0, 1]) for image data; no figure for
@@ -205,7 +223,7 @@ class ToyEvaluator(SampleEvaluator):
 
 
 @torch.no_grad()
-def _classify(classifier: nn.Module, images: Tensor, *, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def _classify(classifier: nn.Module, images: Tensor, *, batch_size: int = EVAL_BATCH) -> tuple[np.ndarray, np.ndarray]:
     """(features (N, D), logits (N, C)) as float64 numpy of grey images (N, 1, S, S) in [0, 1]."""
     param = next(classifier.parameters())
     feats, logits = [], []
