@@ -207,7 +207,9 @@ def test_the_reference_features_cost_is_reported_once(digits):
 @pytest.mark.parametrize("pack", [1, 3])
 def test_scores_in_chunks_equal_the_scores_of_all_samples_at_once(digits, monkeypatch, pack):
     """Streaming: with chunks of 100 rows (9 chunks of the 899 held-out digits) FID, KID, IS and the critic's
-    estimate are those of one chunk of all rows, and a packed critic reads the same whole packs."""
+    estimate are those of one chunk of all rows, and a packed critic reads the same whole packs. (To float32
+    rounding: the classifier reads its input in batches of EVAL_BATCH rows, and a chunk of 100 rows is another
+    batch than rows 0-127 of the whole, which moves its outputs by an ulp or so.)"""
     import ganlab.evaluators as evaluators
     from ganlab.models.pack import Packed
 
@@ -224,4 +226,4 @@ def test_scores_in_chunks_equal_the_scores_of_all_samples_at_once(digits, monkey
     assert len(samples) == 512 and torch.equal(samples, train[:512])
     assert whole["fid"] > 0.01 and whole["kid"] > 1e-4 and abs(whole["critic_w"]) > 1e-3  # sizeable, not ~0
     for key in ("fid", "kid", "is", "critic_w"):
-        assert chunked[key] == pytest.approx(whole[key], rel=1e-9, abs=1e-12), key
+        assert chunked[key] == pytest.approx(whole[key], rel=1e-7, abs=1e-12), key

@@ -18,6 +18,7 @@ from ganlab.metrics.classifier import (
     digits_classifier_paths,
     load_classifier,
     load_digits_classifier,
+    max_pool2,
     save_classifier,
     scheduled_lr,
     train_classifier,
@@ -189,3 +190,21 @@ def test_hflip_mirrors_training_images_and_training_leaves_subnormals_alone():
     assert kept["settings"]["hflip"] is False and flipped["settings"]["hflip"] is True
     # subnormals are flushed during training only: afterwards torch computes with them again
     assert float(torch.tensor(1e-39) * 2) == pytest.approx(2e-39, rel=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(3, 16, 28, 28), (2, 5, 7, 7), (4, 3, 14, 9), (1, 1, 2, 2)])
+def test_max_pool2_is_torchs_max_pool2d_values_and_gradient(shape):
+    # distinct values (a permutation), so no window has a tie and the gradients are comparable
+    x = (torch.randperm(math.prod(shape), generator=torch.Generator().manual_seed(0)).reshape(shape).double()
+         / 7.0 - 3.0)
+    ours, theirs = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    y_ours, y_theirs = max_pool2(ours), torch.nn.functional.max_pool2d(theirs, 2)
+    assert y_ours.shape == y_theirs.shape == (*shape[:2], shape[2] // 2, shape[3] // 2)
+    assert torch.equal(y_ours, y_theirs)
+    weight = torch.randn(y_ours.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    (y_ours * weight).sum().backward()
+    (y_theirs * weight).sum().backward()
+    assert torch.equal(ours.grad, theirs.grad)
+    # a hand-built window: the maximum of each 2 x 2 block, the odd last row left out
+    block = torch.tensor([[1.0, 5.0, 2.0, 0.0], [3.0, 4.0, 8.0, 1.0], [9.0, 9.0, 9.0, 9.0]])[None, None]
+    assert max_pool2(block).tolist() == [[[[5.0, 8.0]]]]

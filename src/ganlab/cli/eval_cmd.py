@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Inception resize to 299x299: bilinear (pytorch-fid, default) or tf1 (torch-fidelity)")
     parser.add_argument("--num-samples", type=int, default=None,
                         help="first N samples of file sources; samples drawn from runs/toy data (default 10000)")
-    parser.add_argument("--batch-size", type=int, default=None, help="batch size (default 50 Inception, 1024 classifiers, 4096 identity)")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch size (default 50 Inception, 128 classifiers, 4096 identity)")
     parser.add_argument("--max-features", type=int, default=10_000,
                         help="features per side for KID and precision/recall (seeded random subset; default 10000)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda when available)")

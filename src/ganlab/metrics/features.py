@@ -28,6 +28,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from ganlab.metrics.classifier import EVAL_BATCH
 from ganlab.metrics.inception import FID_WEIGHTS_SHA256_PREFIX, no_tf32
 
 __all__ = [
@@ -223,7 +224,7 @@ class ClassifierExtractor(_TorchExtractor):
         name: str = "classifier",
         sha256: str | None = None,
         device: str | torch.device = "cpu",
-        batch_size: int = 1024,
+        batch_size: int = EVAL_BATCH,
     ) -> None:
         from ganlab.metrics.classifier import SHIPPED_CLASSIFIERS, load_classifier, load_shipped_classifier
 
