@@ -39,6 +39,7 @@ import torch
 from ganlab.data import get_dataset
 from ganlab.evaluators import ImageEvaluator, StackedMNISTEvaluator
 from ganlab.metrics.classifier import load_shipped_classifier
+from ganlab.metrics.features import get_extractor
 from ganlab.metrics.stacked_mnist import PUBLISHED, StackedModes
 from ganlab.recipes import RECIPES, resolve_config
 from ganlab.train import NonFiniteLossError, train
@@ -96,8 +97,7 @@ def _batch(args: argparse.Namespace) -> str:
 def _real_ceiling(data: str, n: int) -> dict[str, float]:
     """FID / KID / IS of n training images against the test split, with the same evaluator."""
     ds = get_dataset(data)
-    model, sha = load_shipped_classifier(data)
-    ev = ImageEvaluator(ds, torch.zeros(n, 1), seed=0, classifier=model, weights_sha256=sha)
+    ev = ImageEvaluator(ds, torch.zeros(n, 1), seed=0, extractor=get_extractor(data))
     real = ds.sample(n, generator=torch.Generator().manual_seed(0))
     return ev.scores(real)
 

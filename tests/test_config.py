@@ -152,6 +152,8 @@ def test_missing_and_invalid_toml(tmp_path):
     ("--lr_g=1e-4x", "lr_g"),
     ("--steps=1.5", "steps"),
     ("--spectral_norm=maybe", "spectral_norm"),
+    ("--eval_features=fid", "eval_features"),
+    ("--eval_weights=weights.pth", "eval_weights"),  # with eval_features = auto: a file without a use
 ])
 def test_impossible_values_refused_naming_them(override, named):
     with pytest.raises(ValueError) as exc:
@@ -166,6 +168,15 @@ def test_impossible_values_refused_naming_them(override, named):
         except ValueError:
             pass
         assert any(v in msg for v in shown), msg
+
+
+def test_a_classifier_for_evaluation_needs_its_weight_file():
+    with pytest.raises(ValueError, match="config field 'eval_weights': expected the path of a `ganlab classifier` "
+                                         "weight file with eval_features = 'classifier', got ''"):
+        apply_overrides(TrainConfig(), ["--eval_features=classifier"])
+    config = apply_overrides(TrainConfig(), ["--eval_features=classifier", "--eval_weights=mine.safetensors"])
+    assert (config.eval_features, config.eval_weights) == ("classifier", "mine.safetensors")
+    assert apply_overrides(TrainConfig(), ["--eval_features=inception-v3"]).eval_weights == ""  # the env variable
 
 
 @pytest.mark.parametrize("field_name, value", [("steps", "10"), ("steps", True), ("lr_d", "1e-4"),

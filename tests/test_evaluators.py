@@ -13,7 +13,8 @@ from ganlab.config import TrainConfig
 from ganlab.data import TensorDataset, get_dataset
 from ganlab.evaluators import (ImageEvaluator, SampleEvaluator, StackedMNISTEvaluator, ToyEvaluator,
                                make_evaluator)
-from ganlab.metrics.classifier import load_digits_classifier
+from ganlab.metrics.classifier import digits_classifier_paths
+from ganlab.metrics.features import get_extractor
 
 
 class Replay(nn.Module):
@@ -51,9 +52,8 @@ def digits():
 
 @pytest.fixture(scope="module")
 def evaluator(digits):
-    model, sha = load_digits_classifier()
     n = digits.held_out().shape[0]
-    return ImageEvaluator(digits, torch.zeros(n, 3), seed=0, classifier=model, weights_sha256=sha)
+    return ImageEvaluator(digits, torch.zeros(n, 3), seed=0, extractor=get_extractor("digits"))
 
 
 def _inception_score(logits: np.ndarray, splits: int) -> float:
@@ -82,7 +82,7 @@ def test_the_held_out_images_themselves_score_fid_zero_and_the_is_of_real_digits
     off = k.sum() - np.trace(k)
     assert metrics["kid"] == pytest.approx(2 * (off / (n * (n - 1)) - k.sum() / n**2), rel=1e-6)
     with torch.no_grad():
-        logits = evaluator.classifier(real).double().numpy()
+        logits = evaluator.extractor.model(real).double().numpy()
     assert metrics["is"] == pytest.approx(_inception_score(logits, 10), rel=1e-9)
     assert metrics["critic_w"] == pytest.approx(
         float(digits.sample(len(real), generator=torch.Generator().manual_seed(1)).flatten(1).mean(1).mean()
@@ -156,6 +156,25 @@ def test_each_kind_of_data_gets_its_evaluator(digits):
     assert type(make_evaluator(digits, z, seed=0)) is ImageEvaluator
     plain = TensorDataset(torch.rand(20, 1, 8, 8))
     assert type(make_evaluator(plain, z, seed=0)) is SampleEvaluator
+    assert type(make_evaluator(digits, z, seed=0, features="none")) is SampleEvaluator
+    with pytest.raises(ValueError, match="eval_features = 'inception-v3' scores images; data set 'ring' holds vectors"):
+        make_evaluator(get_dataset("ring"), z, seed=0, features="inception-v3")
+    with pytest.raises(ValueError, match=r"eval_features must be one of \['auto', 'inception-v3', 'classifier', "
+                                         r"'none'\], got 'fid'"):
+        make_evaluator(digits, z, seed=0, features="fid")
+    with pytest.raises(ValueError, match="data set 'tensor' has no held-out images"):
+        make_evaluator(plain, z, seed=0, features="classifier", weights=str(digits_classifier_paths()[0]))
+
+
+def test_a_classifier_file_scores_as_the_shipped_classifier_it_holds(digits, evaluator):
+    """eval_features = "classifier" with the shipped digits weights is the "auto" evaluation of digits."""
+    real = digits.held_out()
+    z = torch.zeros(len(real), 3)
+    from_file = make_evaluator(digits, z, seed=0, features="classifier", weights=str(digits_classifier_paths()[0]))
+    shifted = Replay((real * 2 - 1).roll(1, dims=-1))
+    assert from_file.weights_sha256 == evaluator.weights_sha256
+    assert from_file(shifted, MeanCritic(), step=3)[0] | {"eval_seconds": 0, "reference_seconds": 0} == \
+        evaluator(shifted, MeanCritic(), step=3)[0] | {"eval_seconds": 0, "reference_seconds": 0}
 
 
 def test_auto_model_family_and_critic_norm(tmp_path):
@@ -195,9 +214,8 @@ def test_a_batch_norm_critic_sees_real_and_fake_in_separate_forwards(tmp_path, m
 
 
 def test_the_reference_features_cost_is_reported_once(digits):
-    model, sha = load_digits_classifier()
     real = digits.held_out()
-    ev = ImageEvaluator(digits, torch.zeros(len(real), 3), seed=0, classifier=model, weights_sha256=sha)
+    ev = ImageEvaluator(digits, torch.zeros(len(real), 3), seed=0, extractor=get_extractor("digits"))
     first, _ = ev(Replay(real * 2 - 1), MeanCritic(), step=1)
     second, _ = ev(Replay(real * 2 - 1), MeanCritic(), step=2)
     assert first["reference_seconds"] == ev.reference_seconds > 0 and first["eval_seconds"] > 0
@@ -213,16 +231,15 @@ def test_scores_in_chunks_equal_the_scores_of_all_samples_at_once(digits, monkey
     import ganlab.evaluators as evaluators
     from ganlab.models.pack import Packed
 
-    model, sha = load_digits_classifier()
     real = digits.held_out()
     z = torch.arange(len(real), dtype=torch.float32)[:, None].expand(-1, 3).contiguous()
     # training digits shifted one pixel right: in [-1, 1], a distribution other than the reference split's
     train = digits.sample(len(real), generator=torch.Generator().manual_seed(5)).roll(1, dims=-1)
     fakes = IndexReplay(train)
     critic = MeanCritic() if pack == 1 else Packed(MeanCritic(), pack)
-    whole = ImageEvaluator(digits, z, seed=0, classifier=model, weights_sha256=sha)(fakes, critic, step=4)[0]
+    whole = ImageEvaluator(digits, z, seed=0, extractor=get_extractor("digits"))(fakes, critic, step=4)[0]
     monkeypatch.setattr(evaluators, "EVAL_CHUNK", 100)
-    chunked, samples = ImageEvaluator(digits, z, seed=0, classifier=model, weights_sha256=sha)(fakes, critic, step=4)
+    chunked, samples = ImageEvaluator(digits, z, seed=0, extractor=get_extractor("digits"))(fakes, critic, step=4)
     assert len(samples) == 512 and torch.equal(samples, train[:512])
     assert whole["fid"] > 0.01 and whole["kid"] > 1e-4 and abs(whole["critic_w"]) > 1e-3  # sizeable, not ~0
     for key in ("fid", "kid", "is", "critic_w"):

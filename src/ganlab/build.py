@@ -226,7 +226,8 @@ def build(config: TrainConfig, *, device: torch.device | str | None = None, rank
         lipschitz=lipschitz,
         opt_g=_optimizer(config, generator.parameters(), config.lr_g),
         opt_d=_optimizer(config, critic.parameters(), config.lr_d),
-        evaluator=make_evaluator(dataset, z_eval.to(device), seed=seeds["eval"]),
+        evaluator=make_evaluator(dataset, z_eval.to(device), seed=seeds["eval"], features=config.eval_features,
+                                 weights=config.eval_weights),
         rngs={
             "data": torch.Generator().manual_seed(seeds["data"]),  # data sets draw on the CPU
             "latent": torch.Generator(device).manual_seed(seeds["latent"]),

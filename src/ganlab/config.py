@@ -43,6 +43,7 @@ __all__ = [
     "DEVICES",
     "PRECISIONS",
     "NONFINITE_ACTIONS",
+    "EVAL_FEATURES",
     "TABLES",
     "config_fields",
     "load_toml",
@@ -64,6 +65,9 @@ PRECISIONS: tuple[str, ...] = ("float32", "bf16")
 #: What a NaN / inf in a loss, the weights, the optimizer state or the samples does (`ganlab.train`): stop the run,
 #: or roll back to the last good checkpoint with lower learning rates.
 NONFINITE_ACTIONS: tuple[str, ...] = ("stop", "rollback")
+#: The features of FID / KID / IS during training on images (`ganlab.evaluators.make_evaluator`): the data set's
+#: shipped classifier ("auto"), the FID Inception-v3 or a `ganlab classifier` file (`eval_weights`), or none.
+EVAL_FEATURES: tuple[str, ...] = ("auto", "inception-v3", "classifier", "none")
 #: Fields that are tables of named values, set one entry at a time with `--TABLE.NAME=VALUE`.
 TABLES: tuple[str, ...] = ("data_params", "model")
 #: The model family of a config whose `model` table names none: "auto" is resolved by `ganlab.build` from the
@@ -111,6 +115,11 @@ class TrainConfig:
     Bookkeeping:
         log_every, eval_every, ckpt_every (generator steps; eval/ckpt 0 = only at the end),
         eval_samples (2500, the VEEGAN/PacGAN protocol), device, threads (0 = torch's default).
+        eval_features: the features of FID / KID / IS on images, against the data's held-out split: "auto" (the
+            data set's shipped classifier: digits, MNIST, Fashion-MNIST, Stacked MNIST's modes; other images get
+            the critic's estimate only), "inception-v3" (the FID network; its weight file at eval_weights or
+            $GANLAB_INCEPTION_WEIGHTS, hash-checked), "classifier" (a `ganlab classifier` file at eval_weights)
+            or "none"; eval_weights: that file's path. Both may change on resume.
         precision: "float32" | "bf16": with "bf16" the networks' forwards in the critic and generator steps
             and the critic phase's fakes run under bfloat16 autocast; weights, optimizer state, EMA, losses,
             the gradient penalty and evaluation stay float32 (`ganlab.steps`); a penalized MLP critic then
@@ -159,6 +168,8 @@ class TrainConfig:
     log_every: int = 100
     eval_every: int = 200
     eval_samples: int = 2500
+    eval_features: str = "auto"
+    eval_weights: str = ""
     ckpt_every: int = 200
     device: str = "cpu"
     precision: str = "float32"
@@ -269,6 +280,13 @@ def _validate(c: TrainConfig) -> None:
           "a fraction of the run in [0, 1)")
     _need(math.isfinite(c.ema) and 0.0 <= c.ema < 1.0, "ema", c.ema, "a decay in [0, 1) (0 = no EMA)")
     _need(c.precision in PRECISIONS, "precision", c.precision, f"one of {list(PRECISIONS)}")
+    _need(c.eval_features in EVAL_FEATURES, "eval_features", c.eval_features, f"one of {list(EVAL_FEATURES)}")
+    if c.eval_features == "classifier":
+        _need(bool(c.eval_weights), "eval_weights", c.eval_weights,
+              "the path of a `ganlab classifier` weight file with eval_features = 'classifier'")
+    if c.eval_features in ("auto", "none"):
+        _need(not c.eval_weights, "eval_weights", c.eval_weights,
+              f"empty with eval_features = {c.eval_features!r} (a weight file goes with 'inception-v3' or 'classifier')")
     _need(c.on_nonfinite in NONFINITE_ACTIONS, "on_nonfinite", c.on_nonfinite, f"one of {list(NONFINITE_ACTIONS)}")
     _need(math.isfinite(c.rollback_lr_factor) and 0.0 < c.rollback_lr_factor < 1.0, "rollback_lr_factor",
           c.rollback_lr_factor, "a factor in (0, 1) for the learning rates after a rollback")

@@ -8,9 +8,10 @@ in chunks and never hold all N), and it draws the figure of those samples.
 * `SampleEvaluator` (any data): x_i = G(z_i) on a fixed latent batch z_1..z_N and the critic's own
   estimate E f(x_real) - E f(G(z)) (for a WGAN critic, the Kantorovich-Rubinstein estimate of W1); the
   figure is an image grid for images.
-* `ImageEvaluator` (images with a domain classifier: digits, MNIST, Fashion-MNIST): the same, plus FID,
-  KID and Inception Score of the N samples against the data set's held-out split, with the classifier's
-  penultimate features and class probabilities (the reference statistics are computed once).
+* `ImageEvaluator` (images with a feature network: the shipped domain classifiers of digits, MNIST and
+  Fashion-MNIST, a `ganlab classifier` file or the FID Inception-v3, `TrainConfig.eval_features`): the same, plus
+  FID, KID and Inception Score of the N samples against the data set's held-out split, with the network's
+  features and class probabilities (the reference statistics are computed once).
 * `StackedMNISTEvaluator` (Stacked MNIST): the same estimate, plus the modes captured out of 1000 and the
   KL of the mode histogram to uniform (VEEGAN Sec. 5.2), each channel labelled by the MNIST classifier.
 * `ToyEvaluator` (1-D and 2-D vector data): the same, plus the VEEGAN / PacGAN mode metrics (modes
@@ -35,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.data import Dataset
-from ganlab.metrics.classifier import EVAL_BATCH
+from ganlab.metrics.features import FeatureExtractor
 from ganlab.metrics.fid import feature_statistics, fid_from_stats
 from ganlab.metrics.inception_score import inception_score
 from ganlab.metrics.kid import kid
@@ -222,53 +223,44 @@ class ToyEvaluator(SampleEvaluator):
         return plot_figure(path, samples, real, critic=critic, title=title, modes=self.dataset.modes)
 
 
-@torch.no_grad()
-def _classify(classifier: nn.Module, images: Tensor, *, batch_size: int = EVAL_BATCH) -> tuple[np.ndarray, np.ndarray]:
-    """(features (N, D), logits (N, C)) as float64 numpy of grey images (N, 1, S, S) in [0, 1]."""
-    param = next(classifier.parameters())
-    feats, logits = [], []
-    for x in images.split(batch_size):
-        f, lg = classifier.features_and_logits(x.to(device=param.device, dtype=param.dtype))
-        feats.append(f.double().cpu())
-        logits.append(lg.double().cpu())
-    return torch.cat(feats).numpy(), torch.cat(logits).numpy()
-
-
 def _to_unit(samples: Tensor) -> Tensor:
     """Generator outputs in [-1, 1] mapped to the evaluation convention [0, 1]: (x + 1) / 2, clipped."""
     return ((samples + 1.0) / 2.0).clamp_(0.0, 1.0)
 
 
 class ImageEvaluator(SampleEvaluator):
-    """FID, KID and IS of G(z_eval) against the held-out images of `dataset`, with a domain classifier.
+    """FID, KID and IS of G(z_eval) against the held-out images of `dataset`, with a feature network.
 
-        FID = ||mu_r - mu_g||^2 + tr(S_r + S_g - 2 (S_r^1/2 S_g S_r^1/2)^1/2)   (features phi = classifier's
-        penultimate layer, real = held-out split, generated = the N samples)
+        FID = ||mu_r - mu_g||^2 + tr(S_r + S_g - 2 (S_r^1/2 S_g S_r^1/2)^1/2)   (features phi = the extractor's:
+        a domain classifier's penultimate layer or Inception-v3's pool3; real = held-out split, generated = the
+        N samples)
         KID = mean over subsets of the unbiased MMD^2 with k(x, y) = (x.y / D + 1)^3
-        IS  = exp(E_x KL(p(y|x) || p(y)))   (the classifier's softmax, 10 splits)
+        IS  = exp(E_x KL(p(y|x) || p(y)))   (the extractor's softmax, 10 splits)
 
-    Args (besides `SampleEvaluator`'s): classifier: a `SmallCNN` for grey images of the data's size;
-    weights_sha256: its digest, recorded with the numbers. FID with N samples is biased upwards by
-    O(1/N) (docs/EVALUATION.md): compare runs at the same `eval_samples`.
+    Args (besides `SampleEvaluator`'s): extractor: a `ganlab.metrics.features` extractor of images in [0, 1]
+    (`get_extractor`: a shipped classifier, "classifier" with a weight file, "inception-v3"); its weights'
+    SHA-256 is `weights_sha256`. FID with N samples is biased upwards by O(1/N) (docs/EVALUATION.md): compare
+    runs at the same `eval_samples`.
     """
 
-    def __init__(self, dataset: Dataset, z_eval: Tensor, *, seed: int, classifier: nn.Module,
-                 weights_sha256: str = "") -> None:
+    def __init__(self, dataset: Dataset, z_eval: Tensor, *, seed: int, extractor: FeatureExtractor) -> None:
         super().__init__(dataset, z_eval, seed=seed)
-        self.classifier = classifier.to(z_eval.device).requires_grad_(False).eval()
-        self.weights_sha256 = weights_sha256
-        real = dataset.held_out()
+        self.extractor = extractor
+        self.weights_sha256 = extractor.weights_sha256
+        held_out = getattr(dataset, "held_out", None)  # image data sets have one (maybe empty); tensors do not
+        real = held_out() if held_out is not None else None
         if real is None or len(real) < 2:
-            raise ValueError(f"data set {dataset.name!r} has no held-out images to evaluate against")
+            raise ValueError(f"data set {dataset.name!r} has no held-out images to evaluate against (FID / KID / IS "
+                             "need at least 2; a folder holds some out with data_params.test_fraction > 0)")
         t0 = time.perf_counter()
-        self.real_features, _ = _classify(self.classifier, real)
+        self.real_features, _ = extractor.features_and_logits(real)
         self.real_mu, self.real_sigma = feature_statistics(self.real_features)
         self.reference_seconds = time.perf_counter() - t0
         self._reference_reported = False
 
     def _features(self, samples: Tensor) -> tuple[np.ndarray, np.ndarray]:
         """(features, logits) of generator outputs in [-1, 1]."""
-        return _classify(self.classifier, _to_unit(samples))
+        return self.extractor.features_and_logits(_to_unit(samples))
 
     def scores(self, samples: Tensor) -> dict[str, float]:
         """{"fid", "kid", "kid_std", "is", "is_std"} of samples (N, 1, S, S) in [-1, 1]."""
@@ -348,19 +340,41 @@ class StackedMNISTEvaluator(SampleEvaluator):
         return metrics, samples
 
 
-def make_evaluator(dataset: Dataset, z_eval: Tensor, *, seed: int) -> Evaluator:
-    """The evaluator for `dataset`'s kind of data: `ToyEvaluator` for vectors (D,) with D <= 2; for images
-    with a shipped domain classifier (`dataset.classifier`), `ImageEvaluator` (or `StackedMNISTEvaluator`);
-    else `SampleEvaluator`."""
-    if len(dataset.shape) == 1 and dataset.shape[0] <= 2:
-        return ToyEvaluator(dataset, z_eval, seed=seed)
-    name = getattr(dataset, "classifier", None)
-    if name is not None:
-        from ganlab.metrics.classifier import load_shipped_classifier
+def make_evaluator(dataset: Dataset, z_eval: Tensor, *, seed: int, features: str = "auto",
+                   weights: str = "") -> Evaluator:
+    """The evaluator for `dataset`'s kind of data: `ToyEvaluator` for vectors (D,) with D <= 2; for images,
+    by `features` (`TrainConfig.eval_features`, with `weights` its file):
+    "auto": with a shipped domain classifier (`dataset.classifier`), `ImageEvaluator` on it (or
+    `StackedMNISTEvaluator`), else `SampleEvaluator`; "inception-v3": `ImageEvaluator` on the FID Inception-v3
+    (weights at `weights` or $GANLAB_INCEPTION_WEIGHTS); "classifier": on the `ganlab classifier` file `weights`;
+    "none": `SampleEvaluator`. ValueError for another name, or for a feature network on vector data."""
+    from ganlab.config import EVAL_FEATURES
 
+    if features not in EVAL_FEATURES:
+        raise ValueError(f"eval_features must be one of {list(EVAL_FEATURES)}, got {features!r}")
+    if len(dataset.shape) == 1:
+        if features not in ("auto", "none"):
+            raise ValueError(f"eval_features = {features!r} scores images; data set {dataset.name!r} holds vectors "
+                             f"of shape {tuple(dataset.shape)} (use 'auto')")
+        return ToyEvaluator(dataset, z_eval, seed=seed) if dataset.shape[0] <= 2 else SampleEvaluator(
+            dataset, z_eval, seed=seed)
+    from ganlab.metrics.features import get_extractor
+
+    device = z_eval.device
+    if features == "none":
+        return SampleEvaluator(dataset, z_eval, seed=seed)
+    if features == "inception-v3":
+        extractor = get_extractor("inception-v3", inception_weights=weights or None, device=device)
+    elif features == "classifier":
+        extractor = get_extractor("classifier", classifier_weights=weights, device=device)
+    else:
+        name = getattr(dataset, "classifier", None)
+        if name is None:
+            return SampleEvaluator(dataset, z_eval, seed=seed)
         if name == "stacked-mnist":
+            from ganlab.metrics.classifier import load_shipped_classifier
+
             model, sha = load_shipped_classifier("mnist")
             return StackedMNISTEvaluator(dataset, z_eval, seed=seed, classifier=model, weights_sha256=sha)
-        model, sha = load_shipped_classifier(name)
-        return ImageEvaluator(dataset, z_eval, seed=seed, classifier=model, weights_sha256=sha)
-    return SampleEvaluator(dataset, z_eval, seed=seed)
+        extractor = get_extractor(name, device=device)
+    return ImageEvaluator(dataset, z_eval, seed=seed, extractor=extractor)

@@ -52,7 +52,8 @@ CHECKPOINT_NAME = "checkpoints/last.safetensors"
 #: Fields that may change when a run is resumed; every other field must match the checkpoint. The failure handling
 #: is among them (they change nothing before the next NaN): a run stopped by a NaN may resume with
 #: on_nonfinite = "rollback"; the learning-rate scale of earlier rollbacks comes from the checkpoint.
-RESUMABLE_FIELDS = frozenset({"steps", "log_every", "eval_every", "ckpt_every", "device", "threads", "out",
+RESUMABLE_FIELDS = frozenset({"steps", "log_every", "eval_every", "eval_features", "eval_weights", "ckpt_every",
+                              "device", "threads", "out",
                               "time_limit", "tensorboard", "on_nonfinite", "rollback_lr_factor", "max_rollbacks"})
 
 
@@ -326,6 +327,7 @@ def evaluate_run(run_dir: str | Path, n: int = 2500) -> dict[str, Any]:
     run = load_run(run_dir)
     setup = run.setup
     z_eval = eval_latents(setup.seeds, setup.latent_dim, n)
-    evaluator = make_evaluator(setup.dataset, z_eval, seed=setup.seeds["eval"])
+    evaluator = make_evaluator(setup.dataset, z_eval, seed=setup.seeds["eval"], features=setup.config.eval_features,
+                               weights=setup.config.eval_weights)
     metrics, _ = evaluator(run.sampler, setup.critic, step=run.step)
     return {"step": run.step, "n": n, "ema": setup.ema is not None, **metrics}

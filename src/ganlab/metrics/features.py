@@ -295,5 +295,5 @@ def get_extractor(
         weights = classifier_weights if name == "classifier" else None
         if name != "classifier" and classifier_weights is not None:
             raise ValueError(f"--classifier-weights goes with --extractor classifier; {name!r} uses the shipped weights")
-        return ClassifierExtractor(weights, name=name, device=device, batch_size=batch_size or 1024)
+        return ClassifierExtractor(weights, name=name, device=device, batch_size=batch_size or EVAL_BATCH)
     raise ValueError(f"unknown feature extractor {name!r}; expected one of {', '.join(EXTRACTOR_NAMES)}")
