@@ -25,6 +25,7 @@ from ganlab.metrics.inception import (
     load_inception_state_dict,
     no_tf32,
     preprocess_for_inception,
+    randomized_inception,
     resize_bilinear_tf1,
 )
 
@@ -48,31 +49,10 @@ def _expected_keys() -> set[str]:
     return keys | {"fc.weight", "fc.bias"}
 
 
-def _randomize_(model: InceptionV3, seed: int = 0) -> InceptionV3:
-    """Seeded He-normal convs and non-trivial BN statistics, so that features are O(1) and every buffer matters."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if name.endswith("conv.weight"):
-                fan_in = t[0].numel()
-                t.copy_(torch.randn(t.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-            elif name.endswith("bn.weight"):
-                t.copy_(0.8 + 0.4 * torch.rand(t.shape, generator=g))
-            elif name.endswith("bn.bias") or name.endswith("running_mean"):
-                t.copy_(0.1 * torch.randn(t.shape, generator=g))
-            elif name.endswith("running_var"):
-                t.copy_(0.5 + torch.rand(t.shape, generator=g))
-            elif name == "fc.weight":
-                t.copy_(torch.randn(t.shape, generator=g) / 2048**0.5)
-            elif name == "fc.bias":
-                t.copy_(0.1 * torch.randn(t.shape, generator=g))
-    return model
-
-
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     """(path, sha256, the in-memory model that was saved)."""
-    model = _randomize_(InceptionV3())
+    model = randomized_inception(seed=0)
     path = tmp_path_factory.mktemp("inception") / "random_inception.pth"
     torch.save(model.state_dict(), path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()

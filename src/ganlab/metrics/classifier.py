@@ -92,7 +92,7 @@ class ClassifierConfig:
 
 #: Grey images per forward pass when the classifier scores a data set (evaluation, accuracy, features): on the
 #: CPU, batches of about a hundred keep a layer's activations in cache and run about twice as fast as batches
-#: of a thousand (`benchmarks/classifier_speed.py`).
+#: of a thousand (`benchmarks/feature_speed.py`).
 EVAL_BATCH = 128
 
 
@@ -100,7 +100,7 @@ def max_pool2(h: torch.Tensor) -> torch.Tensor:
     """y[n, c, i, j] = max(h[n, c, 2i + a, 2j + b] : a, b in {0, 1}): F.max_pool2d(h, 2) (a last odd row or
     column left out, as there), as two element-wise maxima of strided views. The same values, and about twice
     the classifier's speed on the CPU, where torch's max_pool2d kernel for contiguous (N, C, H, W) tensors was
-    the slowest op of its forward (`benchmarks/classifier_speed.py`). Its gradient equals max_pool2d's except
+    the slowest op of its forward (`benchmarks/feature_speed.py`). Its gradient equals max_pool2d's except
     at exact ties in a window, where torch.maximum shares it equally instead of giving it to one element."""
     h = h[:, :, : h.shape[2] // 2 * 2, : h.shape[3] // 2 * 2]
     rows = torch.maximum(h[:, :, 0::2], h[:, :, 1::2])

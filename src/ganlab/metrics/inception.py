@@ -49,6 +49,7 @@ __all__ = [
     "load_inception_state_dict",
     "build_inception",
     "preprocess_for_inception",
+    "randomized_inception",
     "resize_bilinear_tf1",
     "sha256_of_file",
     "no_tf32",
@@ -428,6 +429,30 @@ def load_inception_state_dict(
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{str(p)!r} does not hold a flat state dict of tensors (name -> tensor)")
     return dict(state), digest
+
+
+def randomized_inception(seed: int = 0) -> InceptionV3:
+    """An InceptionV3 with seeded random weights whose activations stay O(1) through its 94 convolutions
+    (He-normal convolutions, batch-norm scales in [0.8, 1.2], shifts and running means ~ N(0, 0.1^2), running
+    variances in [0.5, 1.5], fc ~ N(0, 1/2048)): the weight-free stand-in of tests and timings, since no
+    weights are downloaded. Its features mean nothing; FID numbers need the reference file."""
+    model = InceptionV3()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if name.endswith("conv.weight"):
+                t.copy_(torch.randn(t.shape, generator=g) * (2.0 / t[0].numel()) ** 0.5)
+            elif name.endswith("bn.weight"):
+                t.copy_(0.8 + 0.4 * torch.rand(t.shape, generator=g))
+            elif name.endswith("bn.bias") or name.endswith("running_mean"):
+                t.copy_(0.1 * torch.randn(t.shape, generator=g))
+            elif name.endswith("running_var"):
+                t.copy_(0.5 + torch.rand(t.shape, generator=g))
+            elif name == "fc.weight":
+                t.copy_(torch.randn(t.shape, generator=g) / 2048**0.5)
+            elif name == "fc.bias":
+                t.copy_(0.1 * torch.randn(t.shape, generator=g))
+    return model.eval()
 
 
 def build_inception(
