@@ -34,7 +34,7 @@ def channel_probabilities(images: torch.Tensor, classifier: torch.nn.Module) -> 
     """p(y | x_c) for every channel: images (N, 3, H, W) in [-1, 1] -> (N, 3, 10)."""
     out = []
     with torch.no_grad():
-        for x in images.split(EVAL_BATCH):
+        for x in images.split(EVAL_BATCH // 3):  # 3 grey images each
             n, _, h, w = x.shape
             grey = ((x + 1) / 2).clamp(0, 1).reshape(n * 3, 1, h, w)
             out.append(torch.softmax(classifier(grey).double(), dim=1).reshape(n, 3, 10))

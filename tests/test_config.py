@@ -34,7 +34,7 @@ def _unusual() -> TrainConfig:
         loss="fgan", divergence="reverse-kl", fgan_non_saturating=True,
         n_critic=2, gp_weight=0.0, one_sided_gp=True, clip_value=0.01, spectral_norm=True, optimizer="rmsprop",
         lr_g=5e-5, lr_d=3.5e-4, beta1=0.5, beta2=0.999, ema=0.999, log_every=3, eval_every=0, eval_samples=100,
-        ckpt_every=0, device="cpu", threads=1,
+        ckpt_every=0, device="cpu", threads=1, eval_features="classifier", eval_weights="weights/my \"cnn\" é.safetensors",
     )
 
 

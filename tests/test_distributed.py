@@ -84,6 +84,9 @@ class _NoEvaluation:
     def figure(self, *args, **kwargs) -> None:
         pass
 
+    def prepare(self) -> None:
+        pass
+
 
 def _lean(build, streams: set[int]):
     """Replacements for `ganlab.train`'s `build` and `_finish`: the run skips its evaluation and its final figures

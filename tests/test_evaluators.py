@@ -244,3 +244,33 @@ def test_scores_in_chunks_equal_the_scores_of_all_samples_at_once(digits, monkey
     assert whole["fid"] > 0.01 and whole["kid"] > 1e-4 and abs(whole["critic_w"]) > 1e-3  # sizeable, not ~0
     for key in ("fid", "kid", "is", "critic_w"):
         assert chunked[key] == pytest.approx(whole[key], rel=1e-7, abs=1e-12), key
+
+
+def test_feature_networks_load_at_the_first_evaluation_and_their_errors_name_the_config(tmp_path):
+    """A run loaded only to sample needs no feature network; a training run meets a missing or unfit one before its
+    first step, in a message that names eval_features and eval_weights."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "colour.npz"
+    np.savez(path, x_train=rng.integers(0, 256, (20, 3, 8, 8), dtype=np.uint8),
+             x_test=rng.integers(0, 256, (6, 3, 8, 8), dtype=np.uint8))
+    colour = get_dataset("npz", path=str(path))
+    z = torch.zeros(6, 2)
+    missing = str(tmp_path / "nowhere.pth")
+    ev = make_evaluator(colour, z, seed=0, features="inception-v3", weights=missing)  # nothing loaded yet
+    assert type(ev) is ImageEvaluator and ev.real_features is None
+    with pytest.raises(FileNotFoundError, match=f"eval_features = 'inception-v3' with eval_weights = '{missing}': "):
+        ev.prepare()
+    grey8 = str(digits_classifier_paths()[0])  # a classifier of grey 8 x 8 digits cannot read colour images
+    ev = make_evaluator(colour, z, seed=0, features="classifier", weights=grey8)
+    with pytest.raises(ValueError, match=r"the 'classifier' features cannot score data set 'npz' \(images "
+                                         r"\(3, 8, 8\)\): the 'classifier' classifier takes grey images"):
+        ev.prepare()
+    from ganlab.recipes import resolve_config
+    from ganlab.train import train
+
+    out = tmp_path / "run"
+    config = resolve_config(overrides=["--recipe=nsgan", "--data=npz", f"--data_params.path={path}", "--steps=2",
+                                       "--eval_features=inception-v3", f"--eval_weights={missing}", f"--out={out}"])
+    with pytest.raises(FileNotFoundError, match="eval_features = 'inception-v3'"):
+        train(config, progress=False)
+    assert not out.exists()  # refused before the run folder was written

@@ -40,6 +40,9 @@ class _EvaluatorSpy:
     def figure(self, *args, **kwargs):
         return self.inner.figure(*args, **kwargs)
 
+    def prepare(self):
+        return self.inner.prepare()
+
 
 @pytest.fixture(scope="module")
 def ring_bf16_run(tmp_path_factory):

@@ -119,7 +119,8 @@ class TrainConfig:
             data set's shipped classifier: digits, MNIST, Fashion-MNIST, Stacked MNIST's modes; other images get
             the critic's estimate only), "inception-v3" (the FID network; its weight file at eval_weights or
             $GANLAB_INCEPTION_WEIGHTS, hash-checked), "classifier" (a `ganlab classifier` file at eval_weights)
-            or "none"; eval_weights: that file's path. Both may change on resume.
+            or "none"; eval_weights: that file's path. Both are fixed for the life of a run, so that every FID
+            of its metrics.jsonl (and the diagnostics that compare them) comes from the same network.
         precision: "float32" | "bf16": with "bf16" the networks' forwards in the critic and generator steps
             and the critic phase's fakes run under bfloat16 autocast; weights, optimizer state, EMA, losses,
             the gradient penalty and evaluation stay float32 (`ganlab.steps`); a penalized MLP critic then

@@ -74,6 +74,11 @@ class Evaluator(Protocol):
     def figure(self, path: Path, samples: Tensor, critic: nn.Module, *, title: str) -> Path | None:
         """Write the figure of `samples` to `path` (None: no figure for this kind of data)."""
 
+    def prepare(self) -> None:
+        """Do the one-time work (load a feature network, the held-out split's features) now rather than at the
+        first call: the training loop calls it before its first step, so that a missing weight file stops a run
+        before it starts; a run loaded only to sample never pays it."""
+
 
 def _critic_total(critic: nn.Module, batches: Iterable[Tensor]) -> tuple[float, int]:
     """(the sum of critic(x) over every output, the number of outputs) over `batches`. A packed critic
@@ -194,6 +199,9 @@ class SampleEvaluator:
             yield self.dataset.sample(n, generator=g).to(device=param.device, dtype=param.dtype)
             left -= n
 
+    def prepare(self) -> None:
+        """Nothing to prepare: the samples and the critic's estimate need no reference."""
+
     def figure(self, path: Path, samples: Tensor, critic: nn.Module, *, title: str) -> Path | None:
         """An image grid of the first 64 samples (mapped from [-1, 1] to [0, 1]) for image data; no figure for
         other shapes."""
@@ -243,27 +251,53 @@ class ImageEvaluator(SampleEvaluator):
     runs at the same `eval_samples`.
     """
 
-    def __init__(self, dataset: Dataset, z_eval: Tensor, *, seed: int, extractor: FeatureExtractor) -> None:
+    def __init__(self, dataset: Dataset, z_eval: Tensor, *, seed: int,
+                 extractor: FeatureExtractor | Callable[[], FeatureExtractor]) -> None:
         super().__init__(dataset, z_eval, seed=seed)
-        self.extractor = extractor
-        self.weights_sha256 = extractor.weights_sha256
         held_out = getattr(dataset, "held_out", None)  # image data sets have one (maybe empty); tensors do not
         real = held_out() if held_out is not None else None
         if real is None or len(real) < 2:
             raise ValueError(f"data set {dataset.name!r} has no held-out images to evaluate against (FID / KID / IS "
                              "need at least 2; a folder holds some out with data_params.test_fraction > 0)")
+        is_built = hasattr(extractor, "features_and_logits")  # else a factory, called at the first use
+        self._extractor, self._make_extractor = (extractor, None) if is_built else (None, extractor)
+        self.real_features: np.ndarray | None = None
+        self._reference_reported = False
+
+    @property
+    def extractor(self) -> FeatureExtractor:
+        """The feature network, built on first use when a factory was given."""
+        if self._extractor is None:
+            self._extractor = self._make_extractor()
+        return self._extractor
+
+    @property
+    def weights_sha256(self) -> str | None:
+        """The SHA-256 of the feature network's weights."""
+        return self.extractor.weights_sha256
+
+    def prepare(self) -> None:
+        """The feature network and the held-out split's features (mean, covariance), once; `reference_seconds` is
+        their cost. ValueError naming the extractor and the data when the network does not take these images."""
+        if self.real_features is not None:
+            return
         t0 = time.perf_counter()
-        self.real_features, _ = extractor.features_and_logits(real)
+        extractor = self.extractor
+        try:
+            self.real_features, _ = extractor.features_and_logits(self.dataset.held_out())
+        except ValueError as exc:
+            raise ValueError(f"the {extractor.name!r} features cannot score data set {self.dataset.name!r} "
+                             f"(images {tuple(self.dataset.shape)}): {exc}") from exc
         self.real_mu, self.real_sigma = feature_statistics(self.real_features)
         self.reference_seconds = time.perf_counter() - t0
-        self._reference_reported = False
 
     def _features(self, samples: Tensor) -> tuple[np.ndarray, np.ndarray]:
         """(features, logits) of generator outputs in [-1, 1]."""
         return self.extractor.features_and_logits(_to_unit(samples))
 
     def scores(self, samples: Tensor) -> dict[str, float]:
-        """{"fid", "kid", "kid_std", "is", "is_std"} of samples (N, 1, S, S) in [-1, 1]."""
+        """{"fid", "kid", "kid_std", "is", "is_std"} of samples (N, C, H, W) in [-1, 1], the data's shape."""
+        self.prepare()
         return self._scores(*self._features(samples))
 
     def _scores(self, feats: np.ndarray, logits: np.ndarray) -> dict[str, float]:
@@ -279,9 +313,10 @@ class ImageEvaluator(SampleEvaluator):
                  raw: nn.Module | None = None) -> tuple[dict[str, float], Tensor]:
         """Returns ({"fid", "kid", "kid_std", "is", "is_std", "critic_w", "eval_seconds"}, and the same scores
         of the raw generator as "raw_fid", ... when `raw` is given; the first `KEPT` samples (n, C, H, W) of
-        `generator`). Both generators are scored chunk by chunk (`_stream`): only the classifier's features and
+        `generator`). Both generators are scored chunk by chunk (`_stream`): only the network's features and
         logits of the N samples are kept.
         The first call also returns "reference_seconds", the one-time cost of the held-out split's features."""
+        self.prepare()
         t0 = time.perf_counter()
         chunks, samples, estimate = self._stream(generator, self._features, critic=critic, step=step)
         metrics = {**self._scores(*_joined(chunks)), **estimate}
@@ -347,7 +382,10 @@ def make_evaluator(dataset: Dataset, z_eval: Tensor, *, seed: int, features: str
     "auto": with a shipped domain classifier (`dataset.classifier`), `ImageEvaluator` on it (or
     `StackedMNISTEvaluator`), else `SampleEvaluator`; "inception-v3": `ImageEvaluator` on the FID Inception-v3
     (weights at `weights` or $GANLAB_INCEPTION_WEIGHTS); "classifier": on the `ganlab classifier` file `weights`;
-    "none": `SampleEvaluator`. ValueError for another name, or for a feature network on vector data."""
+    "none": `SampleEvaluator`. Vector data take "auto" or "none" and get the same either way (`ToyEvaluator`
+    up to 2 dimensions, else `SampleEvaluator`). The networks of "inception-v3" and "classifier" are loaded at
+    the first evaluation (`prepare`), their errors prefixed by the two config values. ValueError for another
+    name, or for a feature network on vector data."""
     from ganlab.config import EVAL_FEATURES
 
     if features not in EVAL_FEATURES:
@@ -363,10 +401,15 @@ def make_evaluator(dataset: Dataset, z_eval: Tensor, *, seed: int, features: str
     device = z_eval.device
     if features == "none":
         return SampleEvaluator(dataset, z_eval, seed=seed)
-    if features == "inception-v3":
-        extractor = get_extractor("inception-v3", inception_weights=weights or None, device=device)
-    elif features == "classifier":
-        extractor = get_extractor("classifier", classifier_weights=weights, device=device)
+    if features in ("inception-v3", "classifier"):
+        def extractor() -> FeatureExtractor:  # built at the first evaluation (or `prepare`), not by load_run
+            try:
+                if features == "inception-v3":
+                    return get_extractor("inception-v3", inception_weights=weights or None, device=device)
+                return get_extractor("classifier", classifier_weights=weights, device=device)
+            except (ValueError, FileNotFoundError) as exc:
+                given = f"eval_weights = {weights!r}" if weights else "no eval_weights"
+                raise type(exc)(f"eval_features = {features!r} with {given}: {exc}") from exc
     else:
         name = getattr(dataset, "classifier", None)
         if name is None:

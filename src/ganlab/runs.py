@@ -52,8 +52,7 @@ CHECKPOINT_NAME = "checkpoints/last.safetensors"
 #: Fields that may change when a run is resumed; every other field must match the checkpoint. The failure handling
 #: is among them (they change nothing before the next NaN): a run stopped by a NaN may resume with
 #: on_nonfinite = "rollback"; the learning-rate scale of earlier rollbacks comes from the checkpoint.
-RESUMABLE_FIELDS = frozenset({"steps", "log_every", "eval_every", "eval_features", "eval_weights", "ckpt_every",
-                              "device", "threads", "out",
+RESUMABLE_FIELDS = frozenset({"steps", "log_every", "eval_every", "ckpt_every", "device", "threads", "out",
                               "time_limit", "tensorboard", "on_nonfinite", "rollback_lr_factor", "max_rollbacks"})
 
 

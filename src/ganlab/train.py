@@ -73,6 +73,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     world = World(device.type)  # one process unless launched by torchrun
     try:
         setup = build(config, device=world.device(device), rank=world.rank)
+        if world.is_main:  # a feature network that cannot load stops the run before its folder is written
+            setup.evaluator.prepare()
         with RunFolder(setup.config.run_dir, writer=world.is_main) as run, stop_signals() as received:
             return _loop(setup, world, run, received, resume=resume, progress=progress)
     finally:

@@ -384,7 +384,7 @@ def test_inception_features_score_an_rgb_folder_during_training(weights, tmp_pat
     other, _ = ev(Fixed(train_images), Mean(), step=1)
     assert abs(same["fid"]) < 1e-4 and other["fid"] > 1e-3  # the held-out images themselves: FID 0
     # IS of the held-out images from the network's 1008 logits, re-derived: exp(E KL(p(y|x) || p(y))), 10 splits
-    _, logits = ev.extractor.features_and_logits(real)
+    _, logits = ev.extractor.features_and_logits(((real * 2 - 1) + 1) / 2)  # what the evaluator reads of G(z)
     p = np.exp(logits - logits.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     splits = [p[i * 12 // 10:(i + 1) * 12 // 10] for i in range(10)]

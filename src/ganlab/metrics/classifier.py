@@ -42,6 +42,8 @@ from ganlab.metrics.inception import sha256_of_file
 __all__ = [
     "ClassifierConfig",
     "SmallCNN",
+    "EVAL_BATCH",
+    "max_pool2",
     "TrainSettings",
     "train_classifier",
     "accuracy",

@@ -41,6 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganlab.metrics.classifier import EVAL_BATCH
+
 __all__ = ["NUM_MODES", "StackedModes", "PublishedStackedMNIST", "PUBLISHED", "stacked_mnist_modes",
            "classify_stacked"]
 
@@ -149,7 +151,7 @@ def _kl_to_uniform(counts: np.ndarray, n: int) -> float:
 
 
 @torch.no_grad()
-def classify_stacked(images: torch.Tensor, classifier: nn.Module, *, batch_size: int = 64) -> np.ndarray:
+def classify_stacked(images: torch.Tensor, classifier: nn.Module, *, batch_size: int = EVAL_BATCH // 3) -> np.ndarray:
     """l_c(x) = argmax classifier(x[:, c]) for c = R, G, B: images (N, 3, H, W) in [0, 1] -> labels (N, 3) int64.
 
     Each channel is classified as a grey image (N, 1, H, W) in [0, 1], the input of
@@ -160,8 +162,8 @@ def classify_stacked(images: torch.Tensor, classifier: nn.Module, *, batch_size:
         images: (N, 3, H, W) float tensor with values in [0, 1] (generator output x in [-1, 1] is
             (x + 1) / 2).
         classifier: a module mapping (B, 1, H, W) in [0, 1] to digit logits (B, 10).
-        batch_size: images per forward pass (3 x batch_size grey images; small batches run faster on the
-            CPU, `ganlab.metrics.classifier.EVAL_BATCH`).
+        batch_size: images per forward pass (3 x batch_size grey images, about `EVAL_BATCH`: small batches
+            run faster on the CPU).
 
     Returns:
         (N, 3) int64 labels, column 0 the R channel's, 1 G's, 2 B's.
