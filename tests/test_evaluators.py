@@ -274,3 +274,60 @@ def test_feature_networks_load_at_the_first_evaluation_and_their_errors_name_the
     with pytest.raises(FileNotFoundError, match="eval_features = 'inception-v3'"):
         train(config, progress=False)
     assert not out.exists()  # refused before the run folder was written
+
+
+def test_inception_features_score_an_rgb_folder_during_training(tmp_path, monkeypatch):
+    """`eval_features = "inception-v3"`: FID / KID / IS of a colour folder, which has no domain classifier,
+    against its held-out images, in the evaluator and in a training run's metrics.jsonl."""
+    import hashlib
+    import json
+
+    from PIL import Image
+
+    from ganlab.metrics import inception as inc
+    from ganlab.recipes import resolve_config
+    from ganlab.train import train
+
+    path = tmp_path / "random_inception.pth"  # no weights are downloaded: seeded random ones stand in
+    torch.save(inc.randomized_inception(seed=0).state_dict(), path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setattr(inc, "INPUT_SIZE", 75)  # 75 x 75 inputs instead of 299: cheaper, nothing else changes
+    monkeypatch.setattr(inc, "FID_WEIGHTS_SHA256_PREFIX", digest[:8])  # this random file stands for the reference
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "colour"
+    folder.mkdir()
+    for i in range(40):  # smooth colour ramps: every image RGB, 16 x 16
+        ramp = np.linspace(0, 1, 16)[None, :, None] * rng.uniform(0, 255, size=(1, 1, 3))
+        Image.fromarray((ramp + np.zeros((16, 1, 1))).astype(np.uint8)).save(folder / f"{i:02d}.png")
+    ds = get_dataset("folder", path=str(folder), test_fraction=0.3)
+    real = ds.held_out()
+    assert real.shape == (12, 3, 16, 16)
+
+    z = torch.arange(12, dtype=torch.float32)[:, None].expand(-1, 4).contiguous()
+    ev = make_evaluator(ds, z, seed=0, features="inception-v3", weights=str(path))
+    assert type(ev) is ImageEvaluator and ev.weights_sha256 == digest
+    same, _ = ev(IndexReplay(real * 2 - 1), MeanCritic(), step=1)
+    train_images = ds.sample(12, generator=torch.Generator().manual_seed(0))
+    other, _ = ev(IndexReplay(train_images), MeanCritic(), step=1)
+    assert abs(same["fid"]) < 1e-4 and other["fid"] > 1e-3  # the held-out images themselves: FID 0
+    # IS of the held-out images from the network's 1008 logits, re-derived: exp(E KL(p(y|x) || p(y))), 10 splits
+    _, logits = ev.extractor.features_and_logits(((real * 2 - 1) + 1) / 2)  # what the evaluator reads of G(z)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    splits = [p[i * 12 // 10:(i + 1) * 12 // 10] for i in range(10)]
+    expected = np.mean([np.exp(np.mean(np.sum(q * (np.log(q) - np.log(q.mean(0, keepdims=True))), 1)))
+                        for q in splits])
+    assert same["is"] == pytest.approx(expected, rel=1e-9)
+
+    out = tmp_path / "run"
+    config = resolve_config(overrides=[
+        "--recipe=nsgan", "--data=folder", f"--data_params.path={folder}", "--data_params.test_fraction=0.3",
+        "--model=dcgan", "--batch_size=8", "--steps=2", "--eval_every=1", "--ckpt_every=0", "--eval_samples=12",
+        "--eval_features=inception-v3", f"--eval_weights={path}", f"--out={out}"])
+    train(config, progress=False)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evaluated = [r for r in rows if "fid" in r]
+    assert [r["step"] for r in evaluated] == [1, 2]
+    assert all(np.isfinite(r["fid"]) and r["fid"] > 0 and r["is"] >= 1.0 and np.isfinite(r["kid"])
+               for r in evaluated)
+    assert evaluated[0]["reference_seconds"] > 0
