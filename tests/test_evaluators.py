@@ -331,3 +331,10 @@ def test_inception_features_score_an_rgb_folder_during_training(tmp_path, monkey
     assert all(np.isfinite(r["fid"]) and r["fid"] > 0 and r["is"] >= 1.0 and np.isfinite(r["kid"])
                for r in evaluated)
     assert evaluated[0]["reference_seconds"] > 0
+    # sampling a finished run needs no feature network: the weight file may be gone
+    from ganlab.runs import load_run
+
+    path.unlink()
+    loaded = load_run(out)
+    with torch.no_grad():
+        assert loaded.sampler(torch.randn(4, loaded.setup.latent_dim)).shape == (4, 3, 16, 16)
