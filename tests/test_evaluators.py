@@ -18,7 +18,8 @@ from ganlab.metrics.features import get_extractor
 
 
 class Replay(nn.Module):
-    """A 'generator' that returns fixed images in [-1, 1] whatever z is (the first len(z) of them)."""
+    """A 'generator' that returns images[z[:, 0]]: fixed images in [-1, 1] addressed by the latent (`_index_latents`),
+    however the evaluator splits its latents into forwards."""
 
     def __init__(self, images: torch.Tensor) -> None:
         super().__init__()
@@ -26,14 +27,12 @@ class Replay(nn.Module):
         self.anchor = nn.Parameter(torch.zeros(()))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.images[: z.shape[0]] + 0 * self.anchor
-
-
-class IndexReplay(Replay):
-    """A 'generator' that returns images[z[:, 0]]: fixed images in [-1, 1] addressed by the latent."""
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.images[z[:, 0].long()] + 0 * self.anchor
+
+
+def _index_latents(n: int, dim: int = 3) -> torch.Tensor:
+    """Latents (n, dim) whose first coordinate is the row's index: Replay(images) then gives images[:n]."""
+    return torch.arange(n, dtype=torch.float32)[:, None].expand(-1, dim).contiguous()
 
 
 class MeanCritic(nn.Module):
@@ -53,7 +52,7 @@ def digits():
 @pytest.fixture(scope="module")
 def evaluator(digits):
     n = digits.held_out().shape[0]
-    return ImageEvaluator(digits, torch.zeros(n, 3), seed=0, extractor=get_extractor("digits"))
+    return ImageEvaluator(digits, _index_latents(n), seed=0, extractor=get_extractor("digits"))
 
 
 def _inception_score(logits: np.ndarray, splits: int) -> float:
@@ -132,9 +131,9 @@ def test_stacked_mnist_evaluator_counts_modes_and_splits_the_kl(monkeypatch, chu
     labels = rng.integers(0, 10, size=(300, 3))
     labels[:, 1] = np.minimum(labels[:, 1], 4)  # G favours digit 4 and never shows 5..9
     raw_labels = np.tile([[1, 2, 3]], (300, 1))
-    z = torch.arange(300, dtype=torch.float32)[:, None].expand(-1, 2).contiguous()
+    z = _index_latents(300, 2)
     ev = StackedMNISTEvaluator(TensorDataset(_stacked(labels)), z, seed=0, classifier=ChannelDigit())
-    metrics, samples = ev(IndexReplay(_stacked(labels)), MeanCritic(), step=1, raw=IndexReplay(_stacked(raw_labels)))
+    metrics, samples = ev(Replay(_stacked(labels)), MeanCritic(), step=1, raw=Replay(_stacked(raw_labels)))
     # the reference, written here: modes are distinct triples, KL by scipy, the G channel's KL to uniform digits
     _, counts = np.unique(labels, axis=0, return_counts=True)
     q = np.zeros(1000)
@@ -169,7 +168,7 @@ def test_each_kind_of_data_gets_its_evaluator(digits):
 def test_a_classifier_file_scores_as_the_shipped_classifier_it_holds(digits, evaluator):
     """eval_features = "classifier" with the shipped digits weights is the "auto" evaluation of digits."""
     real = digits.held_out()
-    z = torch.zeros(len(real), 3)
+    z = _index_latents(len(real))
     from_file = make_evaluator(digits, z, seed=0, features="classifier", weights=str(digits_classifier_paths()[0]))
     shifted = Replay((real * 2 - 1).roll(1, dims=-1))
     assert from_file.weights_sha256 == evaluator.weights_sha256
@@ -215,7 +214,7 @@ def test_a_batch_norm_critic_sees_real_and_fake_in_separate_forwards(tmp_path, m
 
 def test_the_reference_features_cost_is_reported_once(digits):
     real = digits.held_out()
-    ev = ImageEvaluator(digits, torch.zeros(len(real), 3), seed=0, extractor=get_extractor("digits"))
+    ev = ImageEvaluator(digits, _index_latents(len(real)), seed=0, extractor=get_extractor("digits"))
     first, _ = ev(Replay(real * 2 - 1), MeanCritic(), step=1)
     second, _ = ev(Replay(real * 2 - 1), MeanCritic(), step=2)
     assert first["reference_seconds"] == ev.reference_seconds > 0 and first["eval_seconds"] > 0
@@ -232,10 +231,10 @@ def test_scores_in_chunks_equal_the_scores_of_all_samples_at_once(digits, monkey
     from ganlab.models.pack import Packed
 
     real = digits.held_out()
-    z = torch.arange(len(real), dtype=torch.float32)[:, None].expand(-1, 3).contiguous()
+    z = _index_latents(len(real))
     # training digits shifted one pixel right: in [-1, 1], a distribution other than the reference split's
     train = digits.sample(len(real), generator=torch.Generator().manual_seed(5)).roll(1, dims=-1)
-    fakes = IndexReplay(train)
+    fakes = Replay(train)
     critic = MeanCritic() if pack == 1 else Packed(MeanCritic(), pack)
     whole = ImageEvaluator(digits, z, seed=0, extractor=get_extractor("digits"))(fakes, critic, step=4)[0]
     monkeypatch.setattr(evaluators, "EVAL_CHUNK", 100)
@@ -303,12 +302,12 @@ def test_inception_features_score_an_rgb_folder_during_training(tmp_path, monkey
     real = ds.held_out()
     assert real.shape == (12, 3, 16, 16)
 
-    z = torch.arange(12, dtype=torch.float32)[:, None].expand(-1, 4).contiguous()
+    z = _index_latents(12, 4)
     ev = make_evaluator(ds, z, seed=0, features="inception-v3", weights=str(path))
     assert type(ev) is ImageEvaluator and ev.weights_sha256 == digest
-    same, _ = ev(IndexReplay(real * 2 - 1), MeanCritic(), step=1)
+    same, _ = ev(Replay(real * 2 - 1), MeanCritic(), step=1)
     train_images = ds.sample(12, generator=torch.Generator().manual_seed(0))
-    other, _ = ev(IndexReplay(train_images), MeanCritic(), step=1)
+    other, _ = ev(Replay(train_images), MeanCritic(), step=1)
     assert abs(same["fid"]) < 1e-4 and other["fid"] > 1e-3  # the held-out images themselves: FID 0
     # IS of the held-out images from the network's 1008 logits, re-derived: exp(E KL(p(y|x) || p(y))), 10 splits
     _, logits = ev.extractor.features_and_logits(((real * 2 - 1) + 1) / 2)  # what the evaluator reads of G(z)
