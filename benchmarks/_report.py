@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
+import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -44,3 +47,22 @@ def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD, *, appen
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def _time_once(fn: Callable[[], None]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def interleaved(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Median seconds per call of each function, calls alternated (order flipped every repeat) after 2 warm-ups."""
+    for fn in fns.values():
+        fn()
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    names = list(fns)
+    for r in range(repeats):
+        for k in names if r % 2 == 0 else names[::-1]:
+            times[k].append(_time_once(fns[k]))
+    return {k: statistics.median(v) for k, v in times.items()}

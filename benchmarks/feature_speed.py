@@ -11,7 +11,8 @@ grey images per Stacked-MNIST evaluation). Two tables, each timing variants that
   default (N, C, H, W) layout and channels-last, as `InceptionExtractor` runs it. No weights are downloaded:
   it runs seeded random weights (`randomized_inception`), and the time does not depend on their values.
 'max diff' is the largest |difference| of the variants' logits (Inception: relative to their largest value).
-The variants alternate, the order flipped every repeat, so other jobs on the machine slow them alike.
+The variants alternate after two warm-up calls each, the order flipped every repeat, so other jobs on the
+machine slow them alike.
 
     python benchmarks/feature_speed.py --threads 1 2 --repeats 5 --write
     python benchmarks/feature_speed.py --quick          # a few seconds, prints only
@@ -20,9 +21,7 @@ The variants alternate, the order flipped every repeat, so other jobs on the mac
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -32,6 +31,9 @@ import torch.nn.functional as F
 import ganlab.metrics.classifier as classifier_module
 from ganlab.metrics.classifier import EVAL_BATCH, load_shipped_classifier
 from ganlab.metrics.inception import randomized_inception
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import interleaved  # noqa: E402  (benchmarks/ is not a package)
 
 BATCHES = [64, 128, 256, 1024]
 
@@ -49,20 +51,6 @@ def classifier_logits(model: torch.nn.Module, images: torch.Tensor, batch: int, 
             return torch.cat([model.features_and_logits(x)[1] for x in images.split(batch)])
     finally:
         classifier_module.max_pool2 = saved
-
-
-def interleaved(fns: dict, repeats: int) -> dict:
-    """Median seconds of each function over `repeats` rounds after one warm-up round, the order flipped every
-    round."""
-    times: dict = {k: [] for k in fns}
-    keys = list(fns)
-    for r in range(repeats + 1):
-        for k in keys if r % 2 == 0 else keys[::-1]:
-            t0 = time.perf_counter()
-            fns[k]()
-            if r > 0:
-                times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def measure_classifier(images: torch.Tensor, repeats: int) -> dict:
@@ -136,7 +124,6 @@ def main(argv: list[str] | None = None) -> None:
                         help="a few seconds: 1 thread, 1 repeat, 512 and 4 images, prints only")
     parser.add_argument("--write", action="store_true", help="rewrite the section feature_speed of docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _report import machine_line, refuse_quick_write, write_section
 
     refuse_quick_write(args.quick, args.write)

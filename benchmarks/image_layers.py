@@ -17,9 +17,7 @@ The two variants alternate (the order flipped every repeat), so other jobs on th
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +25,9 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.models.fold_conv import FoldConv2d, FoldConvTranspose2d
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import interleaved  # noqa: E402  (benchmarks/ is not a package)
 
 BATCH = 64
 
@@ -40,25 +41,6 @@ LAYERS: list[tuple[str, tuple[int, int, int], Callable[[], nn.Module], Callable[
        lambda c=c: FoldConv2d(256, c, 3, padding=1), (256, s, s))
       for c, s in ((1, 28), (3, 32), (3, 64))],
 ]
-
-
-def _time_once(fn: Callable[[], None]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-def interleaved(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Median seconds per call of each function, calls alternated (order flipped every repeat) after 2 warm-ups."""
-    for fn in fns.values():
-        fn()
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    names = list(fns)
-    for r in range(repeats):
-        for k in names if r % 2 == 0 else names[::-1]:
-            times[k].append(_time_once(fns[k]))
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def measure(make_torch: Callable[[], nn.Module], make_fold: Callable[[], nn.Module], in_shape: tuple[int, ...],
@@ -125,7 +107,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a few seconds: --repeats 3, 1 thread, prints only")
     parser.add_argument("--write", action="store_true", help="rewrite the section image_layers of docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _report import machine_line, refuse_quick_write, write_section
 
     refuse_quick_write(args.quick, args.write)

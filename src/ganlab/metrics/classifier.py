@@ -93,8 +93,8 @@ class ClassifierConfig:
 
 
 #: Grey images per forward pass when the classifier scores a data set (evaluation, accuracy, features): on the
-#: CPU, batches of about a hundred keep a layer's activations in cache and run about twice as fast as batches
-#: of a thousand (`benchmarks/feature_speed.py`).
+#: CPU, batches of about a hundred keep a layer's activations in cache and run two to three times as fast as
+#: batches of a thousand (`benchmarks/feature_speed.py`).
 EVAL_BATCH = 128
 
 
